@@ -1,0 +1,321 @@
+//! The admin API at the seed's paths and in its JSON shapes (`tokenTools/get`, `set`,
+//! `delete`) plus `tokenTools/audit`. Answered by the gateway itself, never forwarded;
+//! the caller has already been authenticated, decided on, checked as an administrator
+//! and audited.
+
+use http::request::Parts;
+use http::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::audit::{AuditFilter, query};
+use crate::config::limits::ADMIN_BODY_LIMIT;
+use crate::gateway::{ADMIN_PREFIX, Gateway};
+use crate::policy::{CanonicalTarget, CompileError, PolicyRuntime};
+use crate::response::{Body, GatewayError, ReadError, json as json_response, read_limited};
+use crate::store::{NewToken, Store, StoreError, TokenRow};
+use crate::token::TokenError;
+
+/// Page size when `maxResults` is absent.
+const DEFAULT_PAGE: u64 = 100;
+/// Largest page served.
+const MAX_PAGE: u64 = 1000;
+/// Longest expiry accepted, days (100 years).
+const MAX_DAYS: i64 = 36_500;
+/// Milliseconds per day.
+const DAY_MS: i64 = 86_400_000;
+
+/// Answers one admin request; the second value is the audit action text.
+pub async fn handle(
+    gateway: &Gateway,
+    parts: &Parts,
+    body: Body,
+    target: &CanonicalTarget,
+    actor: &str,
+) -> (Response<Body>, Option<String>) {
+    let mode = gateway.config.auth_mode;
+    let name = target.path.strip_prefix(ADMIN_PREFIX).unwrap_or_default();
+    let result = match (name, &parts.method) {
+        ("get", &Method::GET) => list(gateway, target),
+        ("audit", &Method::GET) => audit(gateway, target),
+        ("set", &Method::POST) => match read_json(body).await {
+            Ok(request) => create(&gateway.store, &gateway.policy, &request, actor),
+            Err(err) => Err(err),
+        },
+        ("delete", &Method::DELETE) => match read_json(body).await {
+            Ok(request) => delete(gateway, &request),
+            Err(err) => Err(err),
+        },
+        ("get" | "audit" | "set" | "delete", _) => Err(GatewayError::MethodNotAllowed),
+        _ => Err(GatewayError::NotFound),
+    };
+    match result {
+        Ok((value, action)) => (json_response(StatusCode::OK, &value), action),
+        Err(err) => {
+            let action = Some(format!("refused: {err}"));
+            (err.response(mode), action)
+        }
+    }
+}
+
+type Answer = Result<(Value, Option<String>), GatewayError>;
+
+async fn read_json(body: Body) -> Result<Value, GatewayError> {
+    let bytes = read_limited(body, ADMIN_BODY_LIMIT)
+        .await
+        .map_err(|err| match err {
+            ReadError::TooLarge(_) => GatewayError::PayloadTooLarge,
+            ReadError::Stream(message) => GatewayError::BadRequest(message),
+        })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|err| GatewayError::BadRequest(format!("the body is not JSON: {err}")))
+}
+
+fn param<'a>(target: &'a CanonicalTarget, name: &str) -> Option<&'a str> {
+    target
+        .query_pairs
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+fn number_param(target: &CanonicalTarget, name: &str) -> Result<Option<i64>, GatewayError> {
+    param(target, name)
+        .filter(|value| !value.is_empty())
+        .map(|value| {
+            value
+                .parse::<i64>()
+                .map_err(|_| GatewayError::BadRequest(format!("{name} must be an integer")))
+        })
+        .transpose()
+}
+
+fn page(target: &CanonicalTarget) -> Result<(u64, u64), GatewayError> {
+    let start_at = number_param(target, "startAt")?.unwrap_or(0);
+    let max_results = number_param(target, "maxResults")?.unwrap_or(DEFAULT_PAGE as i64);
+    if start_at < 0 || max_results < 0 {
+        return Err(GatewayError::BadRequest(
+            "startAt and maxResults must not be negative".into(),
+        ));
+    }
+    Ok((
+        start_at.unsigned_abs(),
+        max_results.unsigned_abs().min(MAX_PAGE),
+    ))
+}
+
+/// A token in the seed's `get` shape, plus `id`, `hint`, `lastUsed`, `lastIp`, `createdBy`.
+pub fn token_json(row: &TokenRow) -> Value {
+    let token = &row.token;
+    json!({
+        "id": token.id,
+        "label": token.label,
+        "user": token.user.clone().unwrap_or_default(),
+        // Never the value: only a hint of it.
+        "token": token.hint,
+        "hint": token.hint,
+        "limitTo": token.limit_to.replace('\n', "<br>"),
+        "ip": token.ip,
+        "validUntil": token.valid_until,
+        "dateCreated": token.date_created,
+        "counter": row.counter,
+        "lastUsed": row.last_used,
+        "lastIp": row.last_ip,
+        "createdBy": token.created_by,
+    })
+}
+
+fn list(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
+    let (start_at, max_results) = page(target)?;
+    let (rows, total) = gateway
+        .store
+        .list(start_at, max_results, false)
+        .map_err(unavailable)?;
+    let tokens: Vec<Value> = rows.iter().map(token_json).collect();
+    Ok((
+        json!({
+            "tokens": tokens,
+            "startAt": start_at,
+            "maxResults": max_results,
+            "total": total,
+            "status": "ok",
+        }),
+        None,
+    ))
+}
+
+fn audit(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
+    let (start_at, max_results) = page(target)?;
+    let text = |name: &str| {
+        param(target, name)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let filter = AuditFilter {
+        token_id: text("tokenId"),
+        user: text("user"),
+        from: number_param(target, "from")?,
+        to: number_param(target, "to")?,
+        decision: text("decision"),
+        after_id: None,
+        start_at,
+        max_results,
+    };
+    let (records, total) = gateway
+        .store
+        .with_conn(|conn| query(conn, &filter))
+        .map_err(|err| unavailable(err.into()))?;
+    Ok((
+        json!({
+            "records": records,
+            "startAt": start_at,
+            "maxResults": max_results,
+            "total": total,
+            "status": "ok",
+        }),
+        None,
+    ))
+}
+
+fn unavailable(err: StoreError) -> GatewayError {
+    tracing::error!(error = %err, "store unavailable");
+    GatewayError::Unavailable
+}
+
+/// Reads a string field; `null` and absent are `None`.
+fn string_field(request: &Value, name: &str) -> Result<Option<String>, GatewayError> {
+    match request.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(GatewayError::Invalid(vec![format!(
+            "{name} must be a string"
+        )])),
+    }
+}
+
+/// The messages of a compile error, each naming its field.
+pub fn compile_messages(error: &CompileError) -> Vec<String> {
+    let limit_to = error
+        .limit_to
+        .iter()
+        .map(|problem| format!("limitTo {}", problem.message));
+    let ip = error
+        .ip
+        .iter()
+        .map(|problem| format!("ip {}", problem.message));
+    limit_to.chain(ip).collect()
+}
+
+/// Validates a `set` request (the seed's three shapes) and creates the token.
+/// Shared with `tokengate token create`.
+pub fn create(store: &Store, policy: &PolicyRuntime, request: &Value, actor: &str) -> Answer {
+    if !request.is_object() {
+        return Err(GatewayError::BadRequest(
+            "the body must be a JSON object".into(),
+        ));
+    }
+    let mut problems = Vec::new();
+    let label = string_field(request, "label")?.map(|l| l.trim().to_owned());
+    let label = match label {
+        Some(label) if !label.is_empty() => label,
+        _ => {
+            problems.push("label is required".to_owned());
+            String::new()
+        }
+    };
+    let user = string_field(request, "userName")?
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty());
+    let limit_to = string_field(request, "limitTo")?.unwrap_or_default();
+    let ip = string_field(request, "ip")?.unwrap_or_default();
+    let value = string_field(request, "token")?.filter(|v| !v.is_empty());
+    let days = match request.get("daysUntilExpiry") {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(-1),
+        Some(Value::String(s)) if s.trim().is_empty() => 0,
+        Some(Value::String(s)) => s.trim().parse().unwrap_or(-1),
+        Some(_) => -1,
+    };
+    if !(0..=MAX_DAYS).contains(&days) {
+        problems.push(format!(
+            "daysUntilExpiry must be a whole number from 0 to {MAX_DAYS}"
+        ));
+    }
+    if let Some(value) = &value
+        && let Err(err) = crate::token::validate_chosen(value)
+    {
+        problems.push(format!("token: {err}"));
+    }
+    let lines = policy
+        .session()
+        .and_then(|mut session| session.check(&limit_to, &ip))
+        .map_err(|err| {
+            tracing::error!(error = %err, "policy failed while checking a new token");
+            GatewayError::Unavailable
+        })?;
+    let lines = match lines {
+        Ok(lines) => lines,
+        Err(error) => {
+            problems.extend(compile_messages(&error));
+            Vec::new()
+        }
+    };
+    if !problems.is_empty() {
+        return Err(GatewayError::Invalid(problems));
+    }
+    let valid_until = (days > 0).then(|| crate::now_ms().saturating_add(days * DAY_MS));
+    let created = store.create(NewToken {
+        label,
+        user,
+        limit_to: lines.join("\n"),
+        ip: ip.trim().to_owned(),
+        valid_until,
+        value,
+        created_by: Some(actor.to_owned()),
+    });
+    let (token, value) = match created {
+        Ok(created) => created,
+        Err(StoreError::Duplicate) => {
+            return Err(GatewayError::Invalid(vec![
+                "token: this value is already in use".into(),
+            ]));
+        }
+        Err(StoreError::Token(TokenError::BadChosen | TokenError::ReservedPrefix)) => {
+            return Err(GatewayError::Invalid(vec!["token: not accepted".into()]));
+        }
+        Err(err) => return Err(unavailable(err)),
+    };
+    let action = format!("created token {}", token.id);
+    Ok((
+        json!({
+            "status": "ok",
+            "token": value,
+            "id": token.id,
+            "hint": token.hint,
+            "validUntil": token.valid_until,
+        }),
+        Some(action),
+    ))
+}
+
+fn delete(gateway: &Gateway, request: &Value) -> Answer {
+    let revoked = if let Some(id) = string_field(request, "id")? {
+        gateway.store.revoke_id(&id)
+    } else if let Some(value) = string_field(request, "token")? {
+        gateway.store.revoke_value(&value)
+    } else {
+        return Err(GatewayError::BadRequest(
+            "give the token's \"id\" or its \"token\" value".into(),
+        ));
+    };
+    match revoked.map_err(unavailable)? {
+        Some(token) => {
+            gateway.policy.forget(&token.id);
+            gateway.limiter.forget(&token.id);
+            Ok((
+                json!({ "status": "ok", "id": token.id }),
+                Some(format!("revoked token {}", token.id)),
+            ))
+        }
+        None => Err(GatewayError::NotFound),
+    }
+}

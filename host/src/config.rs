@@ -1,0 +1,545 @@
+//! Configuration: every setting, its flag, its `TOKENGATE_*` variable and its default
+//! in one place, turned into one typed [`Config`] that is validated at start.
+//!
+//! A bad setting fails at start with a message that names the variable and the flag.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::HeaderName;
+use http::Uri;
+use ipnet::IpNet;
+
+/// The environment variables, one per setting.
+pub mod env {
+    /// Listen address.
+    pub const LISTEN: &str = "TOKENGATE_LISTEN";
+    /// Upstream base URL.
+    pub const UPSTREAM: &str = "TOKENGATE_UPSTREAM";
+    /// Public base URL that restriction lines match.
+    pub const PUBLIC_BASE: &str = "TOKENGATE_PUBLIC_BASE";
+    /// Data directory (SQLite file and server key).
+    pub const DATA_DIR: &str = "TOKENGATE_DATA_DIR";
+    /// `basic`, `bearer` or `both`.
+    pub const AUTH_MODE: &str = "TOKENGATE_AUTH_MODE";
+    /// `rest` or `extender`.
+    pub const SCOPE: &str = "TOKENGATE_SCOPE";
+    /// Administrator user names, comma-separated.
+    pub const ADMINS: &str = "TOKENGATE_ADMINS";
+    /// Trusted proxies (CIDRs or addresses), comma-separated.
+    pub const TRUSTED_PROXIES: &str = "TOKENGATE_TRUSTED_PROXIES";
+    /// Header that tells the upstream who the user is.
+    pub const IDENTITY_HEADER: &str = "TOKENGATE_IDENTITY_HEADER";
+    /// The upstream `Authorization` value itself (environment only: never a flag,
+    /// so it never shows in the process list).
+    pub const UPSTREAM_AUTHORIZATION: &str = "TOKENGATE_UPSTREAM_AUTHORIZATION";
+    /// A file holding the upstream `Authorization` value.
+    pub const UPSTREAM_AUTHORIZATION_FILE: &str = "TOKENGATE_UPSTREAM_AUTHORIZATION_FILE";
+    /// Forward requests without token credentials untouched.
+    pub const PASSTHROUGH: &str = "TOKENGATE_PASSTHROUGH";
+    /// Default per-token rate limit, requests per minute (0 = off).
+    pub const RATE_LIMIT: &str = "TOKENGATE_RATE_LIMIT";
+    /// Listener certificate chain (PEM).
+    pub const TLS_CERT: &str = "TOKENGATE_TLS_CERT";
+    /// Listener private key (PEM).
+    pub const TLS_KEY: &str = "TOKENGATE_TLS_KEY";
+    /// CA certificates (PEM) trusted for an https upstream instead of the built-in roots.
+    pub const UPSTREAM_CA: &str = "TOKENGATE_UPSTREAM_CA";
+    /// Largest body buffered for JSON conditions, bytes.
+    pub const BODY_LIMIT: &str = "TOKENGATE_BODY_LIMIT";
+    /// Upstream response-header timeout, seconds.
+    pub const UPSTREAM_TIMEOUT: &str = "TOKENGATE_UPSTREAM_TIMEOUT";
+}
+
+/// Defaults, as clap shows them in `--help`.
+pub mod default {
+    /// Listen address.
+    pub const LISTEN: &str = "127.0.0.1:8080";
+    /// Data directory.
+    pub const DATA_DIR: &str = "./tokengate-data";
+    /// Identity header.
+    pub const IDENTITY_HEADER: &str = "X-Forwarded-User";
+    /// Body limit (1 MiB).
+    pub const BODY_LIMIT: &str = "1048576";
+    /// Upstream timeout, seconds.
+    pub const UPSTREAM_TIMEOUT: &str = "30";
+    /// Rate limit (off).
+    pub const RATE_LIMIT: &str = "0";
+}
+
+/// Fixed limits that protect the listener (not settings: no one needs to change them).
+pub mod limits {
+    use std::time::Duration;
+    /// Time a client has to send a request's headers.
+    pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Largest request head (request line + headers) read, bytes; beyond it: 431.
+    pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+    /// Time in-flight requests get to finish at shutdown.
+    pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+    /// How often the gateway looks for tokens created or revoked by the CLI.
+    pub const TOKEN_REFRESH: Duration = Duration::from_secs(1);
+    /// Largest admin request body, bytes.
+    pub const ADMIN_BODY_LIMIT: usize = 64 * 1024;
+}
+
+/// Which `Authorization` schemes carry tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// `Basic base64(USER:TOKEN)` only.
+    Basic,
+    /// `Bearer TOKEN` only (tokens bound to a user).
+    Bearer,
+    /// Both.
+    Both,
+}
+
+impl AuthMode {
+    /// Whether Basic credentials carry tokens.
+    pub fn basic(self) -> bool {
+        matches!(self, Self::Basic | Self::Both)
+    }
+    /// Whether Bearer credentials carry tokens.
+    pub fn bearer(self) -> bool {
+        matches!(self, Self::Bearer | Self::Both)
+    }
+}
+
+/// Which paths tokens may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScopeSetting {
+    /// `/rest/*`.
+    Rest,
+    /// `/rest/extender/*` only.
+    Extender,
+}
+
+impl ScopeSetting {
+    /// The policy's form.
+    pub fn to_policy(self) -> crate::policy::Scope {
+        match self {
+            Self::Rest => crate::policy::Scope::Rest,
+            Self::Extender => crate::policy::Scope::Extender,
+        }
+    }
+}
+
+/// A secret that never shows in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The upstream every allowed request goes to (never chosen by the request).
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// `http` or `https`.
+    pub scheme: http::uri::Scheme,
+    /// Host and port.
+    pub authority: http::uri::Authority,
+    /// A path prefix put before every forwarded path; empty or `/x/y` (no trailing slash).
+    pub prefix: String,
+}
+
+/// Listener TLS files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Private key, PEM.
+    pub key: PathBuf,
+}
+
+/// The gateway's validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Where allowed requests go.
+    pub upstream: Upstream,
+    /// What restriction lines see before the path, e.g. `https://wiki.example.com`.
+    pub public_base: String,
+    /// SQLite file and server key.
+    pub data_dir: PathBuf,
+    /// Token schemes.
+    pub auth_mode: AuthMode,
+    /// Paths tokens may reach.
+    pub scope: ScopeSetting,
+    /// Users whose own tokens may use the admin API.
+    pub admins: Vec<String>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Header naming the user to the upstream.
+    pub identity_header: HeaderName,
+    /// `Authorization` sent upstream with every forwarded token request.
+    pub upstream_authorization: Option<Secret>,
+    /// Forward requests without token credentials untouched.
+    pub passthrough: bool,
+    /// Requests per minute per token; 0 = no limit.
+    pub rate_limit_per_minute: u32,
+    /// Terminate TLS on the listener.
+    pub tls: Option<TlsFiles>,
+    /// CA file for an https upstream.
+    pub upstream_ca: Option<PathBuf>,
+    /// Largest body buffered for JSON conditions.
+    pub body_limit: usize,
+    /// Time the upstream has to answer with response headers.
+    pub upstream_timeout: Duration,
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable} (--{flag}): {message}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// The flag.
+    pub flag: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn invalid(variable: &'static str, flag: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        flag,
+        message: message.into(),
+    }
+}
+
+/// `tokengate serve` settings as typed on the command line or in the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = env::LISTEN, default_value = default::LISTEN)]
+    pub listen: String,
+    /// The REST API behind the gateway, e.g. `http://confluence:8090` (an optional
+    /// path prefix is put before every forwarded path).
+    #[arg(long, env = env::UPSTREAM)]
+    pub upstream: String,
+    /// The URL clients use to reach the gateway; restriction lines match it plus the
+    /// path. Default: `http(s)://` + the listen address.
+    #[arg(long, env = env::PUBLIC_BASE)]
+    pub public_base: Option<String>,
+    /// Directory of the SQLite file and the generated server key.
+    #[arg(long, env = env::DATA_DIR, default_value = default::DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Which Authorization schemes carry tokens.
+    #[arg(long, env = env::AUTH_MODE, value_enum, default_value = "basic")]
+    pub auth_mode: AuthMode,
+    /// Paths tokens may reach: `rest` (/rest/*) or `extender` (/rest/extender/*).
+    #[arg(long, env = env::SCOPE, value_enum, default_value = "rest")]
+    pub scope: ScopeSetting,
+    /// Administrator user names (comma-separated): their own tokens may use tokenTools.
+    #[arg(long, env = env::ADMINS, value_delimiter = ',')]
+    pub admins: Vec<String>,
+    /// Proxies whose X-Forwarded-For is believed (CIDRs or addresses, comma-separated).
+    #[arg(long, env = env::TRUSTED_PROXIES, value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// Header that tells the upstream who the user is.
+    #[arg(long, env = env::IDENTITY_HEADER, default_value = default::IDENTITY_HEADER)]
+    pub identity_header: String,
+    /// File holding the Authorization value sent upstream (or set
+    /// TOKENGATE_UPSTREAM_AUTHORIZATION to the value itself).
+    #[arg(long, env = env::UPSTREAM_AUTHORIZATION_FILE)]
+    pub upstream_authorization_file: Option<PathBuf>,
+    /// Forward requests that carry no token untouched instead of answering 401.
+    #[arg(long, env = env::PASSTHROUGH)]
+    pub passthrough: bool,
+    /// Default per-token rate limit in requests per minute (0 = off).
+    #[arg(long, env = env::RATE_LIMIT, default_value = default::RATE_LIMIT)]
+    pub rate_limit: u32,
+    /// Certificate chain (PEM) to terminate TLS on the listener (with --tls-key).
+    #[arg(long, env = env::TLS_CERT, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, env = env::TLS_KEY, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for an https upstream instead of the built-in roots.
+    #[arg(long, env = env::UPSTREAM_CA)]
+    pub upstream_ca: Option<PathBuf>,
+    /// Largest request body buffered for JSON conditions, in bytes (413 beyond).
+    #[arg(long, env = env::BODY_LIMIT, default_value = default::BODY_LIMIT)]
+    pub body_limit: usize,
+    /// Seconds the upstream has to start answering (504 after).
+    #[arg(long, env = env::UPSTREAM_TIMEOUT, default_value = default::UPSTREAM_TIMEOUT)]
+    pub upstream_timeout: f64,
+}
+
+impl ServeArgs {
+    /// Validates every setting; the first bad one is named in the error.
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            invalid(
+                env::LISTEN,
+                "listen",
+                format!("`{}` is not an address:port", self.listen),
+            )
+        })?;
+        let upstream = parse_upstream(&self.upstream)?;
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    env::TLS_CERT,
+                    "tls-cert",
+                    "--tls-cert and --tls-key go together",
+                ));
+            }
+        };
+        let public_base = match self.public_base {
+            Some(base) => parse_public_base(&base)?,
+            None => derived_public_base(listen, tls.is_some()),
+        };
+        let admins = self
+            .admins
+            .into_iter()
+            .map(|admin| admin.trim().to_owned())
+            .filter(|admin| !admin.is_empty())
+            .collect();
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|text| text.trim())
+            .filter(|text| !text.is_empty())
+            .map(parse_net)
+            .collect::<Result<Vec<_>, _>>()?;
+        let identity_header =
+            HeaderName::from_bytes(self.identity_header.as_bytes()).map_err(|_| {
+                invalid(
+                    env::IDENTITY_HEADER,
+                    "identity-header",
+                    format!("`{}` is not a header name", self.identity_header),
+                )
+            })?;
+        if is_hop_by_hop_or_reserved(&identity_header) {
+            return Err(invalid(
+                env::IDENTITY_HEADER,
+                "identity-header",
+                format!("`{identity_header}` is reserved"),
+            ));
+        }
+        let upstream_authorization =
+            upstream_authorization(self.upstream_authorization_file.as_deref())?;
+        if self.body_limit == 0 {
+            return Err(invalid(env::BODY_LIMIT, "body-limit", "must be above 0"));
+        }
+        if !(self.upstream_timeout.is_finite() && self.upstream_timeout > 0.0)
+            || self.upstream_timeout > 86_400.0
+        {
+            return Err(invalid(
+                env::UPSTREAM_TIMEOUT,
+                "upstream-timeout",
+                "must be a number of seconds above 0 and at most 86400",
+            ));
+        }
+        for (path, variable, flag) in [
+            (tls.as_ref().map(|t| &t.cert), env::TLS_CERT, "tls-cert"),
+            (tls.as_ref().map(|t| &t.key), env::TLS_KEY, "tls-key"),
+            (self.upstream_ca.as_ref(), env::UPSTREAM_CA, "upstream-ca"),
+        ] {
+            if let Some(path) = path
+                && !path.is_file()
+            {
+                return Err(invalid(
+                    variable,
+                    flag,
+                    format!("{} is not a readable file", path.display()),
+                ));
+            }
+        }
+        Ok(Config {
+            listen,
+            upstream,
+            public_base,
+            data_dir: self.data_dir,
+            auth_mode: self.auth_mode,
+            scope: self.scope,
+            admins,
+            trusted_proxies,
+            identity_header,
+            upstream_authorization,
+            passthrough: self.passthrough,
+            rate_limit_per_minute: self.rate_limit,
+            tls,
+            upstream_ca: self.upstream_ca,
+            body_limit: self.body_limit,
+            upstream_timeout: Duration::from_secs_f64(self.upstream_timeout),
+        })
+    }
+}
+
+impl Config {
+    /// A configuration with every default, for `upstream` (tests and the demo start here).
+    pub fn new(upstream: &str, data_dir: PathBuf) -> Result<Self, ConfigError> {
+        ServeArgs {
+            listen: default::LISTEN.into(),
+            upstream: upstream.into(),
+            public_base: None,
+            data_dir,
+            auth_mode: AuthMode::Basic,
+            scope: ScopeSetting::Rest,
+            admins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            identity_header: default::IDENTITY_HEADER.into(),
+            upstream_authorization_file: None,
+            passthrough: false,
+            rate_limit: 0,
+            tls_cert: None,
+            tls_key: None,
+            upstream_ca: None,
+            body_limit: 1 << 20,
+            upstream_timeout: 30.0,
+        }
+        .into_config()
+    }
+}
+
+/// Headers the gateway itself sets or strips; the identity header cannot be one.
+fn is_hop_by_hop_or_reserved(name: &HeaderName) -> bool {
+    crate::proxy::is_hop_by_hop(name)
+        || [
+            http::header::AUTHORIZATION.as_str(),
+            http::header::HOST.as_str(),
+            http::header::CONTENT_LENGTH.as_str(),
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+        ]
+        .contains(&name.as_str())
+}
+
+fn parse_upstream(text: &str) -> Result<Upstream, ConfigError> {
+    let bad = |message: String| invalid(env::UPSTREAM, "upstream", message);
+    let uri: Uri = text
+        .parse()
+        .map_err(|_| bad(format!("`{text}` is not a URL")))?;
+    let scheme = uri
+        .scheme()
+        .filter(|s| **s == http::uri::Scheme::HTTP || **s == http::uri::Scheme::HTTPS)
+        .cloned()
+        .ok_or_else(|| bad(format!("`{text}` must start with http:// or https://")))?;
+    let authority = uri
+        .authority()
+        .cloned()
+        .ok_or_else(|| bad(format!("`{text}` has no host")))?;
+    if authority.as_str().contains('@') {
+        return Err(bad(
+            "user info in the URL is not supported; use TOKENGATE_UPSTREAM_AUTHORIZATION".into(),
+        ));
+    }
+    if uri.query().is_some() {
+        return Err(bad(format!("`{text}` must not have a query")));
+    }
+    let prefix = uri.path().trim_end_matches('/').to_owned();
+    Ok(Upstream {
+        scheme,
+        authority,
+        prefix,
+    })
+}
+
+fn parse_public_base(text: &str) -> Result<String, ConfigError> {
+    let bad = |message: String| invalid(env::PUBLIC_BASE, "public-base", message);
+    let uri: Uri = text
+        .parse()
+        .map_err(|_| bad(format!("`{text}` is not a URL")))?;
+    if uri.scheme().is_none() || uri.authority().is_none() || uri.query().is_some() {
+        return Err(bad(format!(
+            "`{text}` must look like https://host[:port][/prefix]"
+        )));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+fn derived_public_base(listen: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => format!("{scheme}://localhost:{}", listen.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => format!("{scheme}://localhost:{}", listen.port()),
+        _ => format!("{scheme}://{listen}"),
+    }
+}
+
+fn parse_net(text: &str) -> Result<IpNet, ConfigError> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            invalid(
+                env::TRUSTED_PROXIES,
+                "trusted-proxies",
+                format!("`{text}` is not an address or CIDR range"),
+            )
+        })
+}
+
+fn upstream_authorization(file: Option<&std::path::Path>) -> Result<Option<Secret>, ConfigError> {
+    let from_env = std::env::var(env::UPSTREAM_AUTHORIZATION).ok();
+    let value = match (from_env, file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                env::UPSTREAM_AUTHORIZATION_FILE,
+                "upstream-authorization-file",
+                format!("set either it or {}, not both", env::UPSTREAM_AUTHORIZATION),
+            ));
+        }
+        (Some(value), None) => value,
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|err| {
+            invalid(
+                env::UPSTREAM_AUTHORIZATION_FILE,
+                "upstream-authorization-file",
+                format!("reading {}: {err}", path.display()),
+            )
+        })?,
+        (None, None) => return Ok(None),
+    };
+    let value = value.trim().to_owned();
+    if value.is_empty() || http::HeaderValue::from_str(&value).is_err() {
+        return Err(invalid(
+            env::UPSTREAM_AUTHORIZATION_FILE,
+            "upstream-authorization-file",
+            "the upstream Authorization value must be one non-empty line of visible ASCII",
+        ));
+    }
+    Ok(Some(Secret::new(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_setting() {
+        let err = Config::new("ftp://x", PathBuf::from("d")).err();
+        let text = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            text.starts_with("TOKENGATE_UPSTREAM (--upstream)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(
+            format!("{:?}", Secret::new("Basic abc".into())),
+            "<redacted>"
+        );
+    }
+}

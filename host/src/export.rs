@@ -1,0 +1,215 @@
+//! `tokengate token export --for proxy-wasm`: the plugin configuration of the proxy-wasm
+//! filter (`policy/proxy-wasm`), written from the store and the gateway's settings.
+//!
+//! The export carries tokens as keyed digests only, plus the id of the key. The key
+//! itself never goes in it: [`filter_key`] reads it for the operator to hand to the filter
+//! as a secret of its own (Envoy: the VM configuration, or `TOKENGATE_FILTER_KEY`).
+
+use std::fs;
+use std::path::Path;
+
+use http::HeaderName;
+use ipnet::IpNet;
+use serde_json::{Value, json};
+
+use crate::config::{AuthMode, Config, ScopeSetting, Secret};
+use crate::store::{KEY_FILE, Store, StoreError};
+use crate::token::KEY_LEN;
+
+/// The configuration format the filter reads (its `format` field).
+pub const PROXY_WASM_FORMAT: &str = "tokengate-proxy-wasm/1";
+
+/// What the key id is the HMAC of. It starts with a NUL byte, which no token value can
+/// contain, so the key id is never a token's digest. The filter computes the same value
+/// from the key it is given (`policy/proxy-wasm/src/key.rs`) and refuses an export made
+/// with another key.
+const KEY_ID_INPUT: &str = "\u{0}tokengate key id";
+/// Bytes of that HMAC shown as the key id.
+const KEY_ID_BYTES: usize = 8;
+
+/// Where the filter sends its audit records besides its log: a cluster of the proxy
+/// (`dispatch_http_call`), batches of JSON lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCallout {
+    /// The proxy's cluster name of the audit intake.
+    pub cluster: String,
+    /// Request path of the intake.
+    pub path: String,
+    /// `:authority` of the call-out; `None` = the cluster name.
+    pub authority: Option<String>,
+}
+
+/// The gateway settings the filter applies too; [`FilterSettings::from_config`] takes
+/// them from a running gateway's configuration.
+#[derive(Debug, Clone)]
+pub struct FilterSettings {
+    /// Which `Authorization` schemes carry tokens.
+    pub auth_mode: AuthMode,
+    /// Paths tokens may reach.
+    pub scope: ScopeSetting,
+    /// What restriction lines match before the path, e.g. `https://wiki.example.com`.
+    pub public_base: String,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Header naming the user to the upstream.
+    pub identity_header: HeaderName,
+    /// Users whose own tokens may reach the admin API path.
+    pub admins: Vec<String>,
+    /// Let requests without token credentials through.
+    pub passthrough: bool,
+    /// Largest body buffered for JSON conditions.
+    pub body_limit: usize,
+    /// Audit call-out, if any.
+    pub audit: Option<AuditCallout>,
+}
+
+impl FilterSettings {
+    /// The settings of a gateway configuration (no audit call-out).
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            auth_mode: config.auth_mode,
+            scope: config.scope,
+            public_base: config.public_base.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
+            identity_header: config.identity_header.clone(),
+            admins: config.admins.clone(),
+            passthrough: config.passthrough,
+            body_limit: config.body_limit,
+            audit: None,
+        }
+    }
+}
+
+/// The key id of the store's server key (what the export's `keyId` says).
+pub fn key_id(store: &Store) -> String {
+    hex::encode(&store.digest(KEY_ID_INPUT)[..KEY_ID_BYTES])
+}
+
+/// The filter's plugin configuration: the settings, every live token (id, digest, user,
+/// `limitTo`, `ip`, `validUntil`) and the digests of revoked ones, so the filter audits
+/// them as `revoked`. Expired tokens stay in: the filter refuses them as `expired`.
+pub fn proxy_wasm_config(store: &Store, settings: &FilterSettings) -> Result<Value, StoreError> {
+    let (rows, _) = store.list(0, u64::MAX, true)?;
+    let mut tokens = Vec::new();
+    let mut revoked = Vec::new();
+    for row in rows {
+        let token = row.token;
+        let digest = hex::encode(token.digest);
+        if row.revoked.is_some() {
+            revoked.push(json!({ "id": token.id, "digest": digest }));
+        } else {
+            tokens.push(json!({
+                "id": token.id,
+                "digest": digest,
+                "user": token.user,
+                "limitTo": token.limit_to,
+                "ip": token.ip,
+                "validUntil": token.valid_until,
+            }));
+        }
+    }
+    let mut config = json!({
+        "format": PROXY_WASM_FORMAT,
+        "authMode": match settings.auth_mode {
+            AuthMode::Basic => "basic",
+            AuthMode::Bearer => "bearer",
+            AuthMode::Both => "both",
+        },
+        "scope": match settings.scope {
+            ScopeSetting::Rest => "rest",
+            ScopeSetting::Extender => "extender",
+        },
+        "publicBase": settings.public_base,
+        "trustedProxies": settings.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "identityHeader": settings.identity_header.as_str(),
+        "admins": settings.admins,
+        "passthrough": settings.passthrough,
+        "bodyLimit": settings.body_limit,
+        "keyId": key_id(store),
+        "tokens": tokens,
+        "revoked": revoked,
+    });
+    if let Some(audit) = &settings.audit {
+        config["audit"] = json!({
+            "cluster": audit.cluster,
+            "path": audit.path,
+            "authority": audit.authority.as_deref().unwrap_or(&audit.cluster),
+        });
+    }
+    Ok(config)
+}
+
+/// The server key of `data_dir` as hex, for the filter only: hand it over as a secret
+/// (never inside the export, never in a shared file or a process list).
+pub fn filter_key(data_dir: &Path) -> Result<Secret, StoreError> {
+    let path = data_dir.join(KEY_FILE);
+    let bytes = fs::read(&path).map_err(|source| StoreError::Io {
+        what: "reading",
+        path: path.clone(),
+        source,
+    })?;
+    if bytes.len() != KEY_LEN {
+        return Err(StoreError::BadKey(path));
+    }
+    Ok(Secret::new(hex::encode(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewToken;
+
+    fn settings() -> FilterSettings {
+        FilterSettings {
+            auth_mode: AuthMode::Both,
+            scope: ScopeSetting::Rest,
+            public_base: "https://wiki.example.com".into(),
+            trusted_proxies: "10.0.0.0/8".parse().into_iter().collect(),
+            identity_header: HeaderName::from_static("x-forwarded-user"),
+            admins: vec!["admin".into()],
+            passthrough: false,
+            body_limit: 1024,
+            audit: Some(AuditCallout {
+                cluster: "tokengate_audit".into(),
+                path: "/audit/intake".into(),
+                authority: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_export_holds_digests_and_never_the_key_or_a_value() -> Result<(), StoreError> {
+        let dir = std::env::temp_dir().join(format!("tokengate-export-{}", std::process::id()));
+        let store = Store::open(&dir)?;
+        let new = |label: &str, value: &str| NewToken {
+            label: label.into(),
+            user: Some("admin".into()),
+            limit_to: "[get].*/rest/api/.*".into(),
+            value: Some(value.into()),
+            ..NewToken::default()
+        };
+        let (live, _) = store.create(new("live", "live-token-value-0001"))?;
+        let (gone, _) = store.create(new("gone", "gone-token-value-0001"))?;
+        store.revoke_id(&gone.id)?;
+
+        let export = proxy_wasm_config(&store, &settings())?;
+        assert_eq!(export["format"], PROXY_WASM_FORMAT);
+        assert_eq!(export["keyId"], key_id(&store));
+        assert_eq!(export["tokens"][0]["id"], live.id.as_str());
+        assert_eq!(export["tokens"][0]["digest"], hex::encode(live.digest));
+        assert_eq!(export["tokens"][0]["limitTo"], "[get].*/rest/api/.*");
+        assert_eq!(export["revoked"][0]["id"], gone.id.as_str());
+        assert_eq!(export["trustedProxies"][0], "10.0.0.0/8");
+        assert_eq!(export["audit"]["authority"], "tokengate_audit");
+
+        let key = filter_key(&dir)?;
+        let text = export.to_string();
+        assert_eq!(key.expose().len(), KEY_LEN * 2);
+        assert!(!text.contains(key.expose()));
+        assert!(!text.contains("live-token-value-0001"));
+        assert_eq!(format!("{key:?}"), "<redacted>");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! Counters and histograms for `/metrics`, written in the Prometheus text format by
+//! hand (a few lines do not justify a metrics crate).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+/// Histogram bucket upper bounds, seconds.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, value: Duration) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS.len()];
+        }
+        let seconds = value.as_secs_f64();
+        for (bound, count) in BUCKETS.iter().zip(self.counts.iter_mut()) {
+            if seconds <= *bound {
+                *count += 1;
+            }
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let count = self.counts.get(i).copied().unwrap_or(0);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum {}", self.sum);
+        let _ = writeln!(out, "{name}_count {}", self.count);
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    requests: BTreeMap<(String, String), u64>,
+    upstream_errors: BTreeMap<&'static str, u64>,
+    latency: Histogram,
+    audit_commit: Histogram,
+}
+
+/// The gateway's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    state: Mutex<State>,
+}
+
+impl Metrics {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One answered request: its decision, reason and latency.
+    pub fn observe_request(&self, decision: &str, reason: &str, latency: Duration) {
+        let mut state = self.state();
+        *state
+            .requests
+            .entry((decision.to_owned(), reason.to_owned()))
+            .or_default() += 1;
+        state.latency.observe(latency);
+    }
+
+    /// One audit commit (a batch).
+    pub fn observe_audit_commit(&self, latency: Duration) {
+        self.state().audit_commit.observe(latency);
+    }
+
+    /// One failed upstream exchange (`connect`, `timeout`, `other`).
+    pub fn upstream_error(&self, kind: &'static str) {
+        *self.state().upstream_errors.entry(kind).or_default() += 1;
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, live_tokens: usize) -> String {
+        let state = self.state();
+        let mut out = String::new();
+        out.push_str(
+            "# HELP tokengate_requests_total Requests answered, by decision and reason.\n\
+             # TYPE tokengate_requests_total counter\n",
+        );
+        for ((decision, reason), count) in &state.requests {
+            let _ = writeln!(
+                out,
+                "tokengate_requests_total{{decision=\"{}\",reason=\"{}\"}} {count}",
+                escape(decision),
+                escape(reason)
+            );
+        }
+        out.push_str(
+            "# HELP tokengate_upstream_errors_total Failed upstream exchanges, by kind.\n\
+             # TYPE tokengate_upstream_errors_total counter\n",
+        );
+        for (kind, count) in &state.upstream_errors {
+            let _ = writeln!(
+                out,
+                "tokengate_upstream_errors_total{{kind=\"{kind}\"}} {count}"
+            );
+        }
+        state.latency.render(
+            &mut out,
+            "tokengate_request_duration_seconds",
+            "Time from request to response headers.",
+        );
+        state.audit_commit.render(
+            &mut out,
+            "tokengate_audit_commit_duration_seconds",
+            "Time to commit one batch of audit records.",
+        );
+        let _ = writeln!(
+            out,
+            "# HELP tokengate_live_tokens Tokens that can be used.\n\
+             # TYPE tokengate_live_tokens gauge\ntokengate_live_tokens {live_tokens}"
+        );
+        out
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

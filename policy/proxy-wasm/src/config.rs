@@ -1,0 +1,548 @@
+//! The plugin configuration (the JSON `tokengate token export --for proxy-wasm` writes)
+//! and the key, checked and compiled into a [`Gate`] before the filter serves anything.
+//!
+//! Every field has its name here once; a bad one fails the start with a message naming it.
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use tokengate_policy::{CompileError, Rules, Scope};
+
+use crate::credentials::AuthMode;
+use crate::gate::Gate;
+use crate::key::{Digest, KeyError, ServerKey};
+use crate::tokens::{Token, TokenTable};
+
+/// The configuration format this filter reads (`format` in the JSON).
+pub const FORMAT: &str = "tokengate-proxy-wasm/1";
+/// The environment variable that may hold the key (hex), e.g. set in Envoy through
+/// `vm_config.environment_variables.host_env_keys` from a secret.
+pub const KEY_ENV: &str = "TOKENGATE_FILTER_KEY";
+/// Default identity header, as the gateway's.
+pub const DEFAULT_IDENTITY_HEADER: &str = "x-forwarded-user";
+/// Default largest body buffered for JSON conditions (1 MiB), as the gateway's.
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+/// Default interval between audit call-outs.
+pub const DEFAULT_AUDIT_FLUSH_MS: u64 = 1000;
+/// Default audit call-out timeout.
+pub const DEFAULT_AUDIT_TIMEOUT_MS: u64 = 5000;
+
+/// The plugin configuration as written.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Written {
+    format: String,
+    #[serde(default)]
+    auth_mode: AuthMode,
+    #[serde(default)]
+    scope: ScopeName,
+    public_base: String,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    #[serde(default = "default_identity_header")]
+    identity_header: String,
+    #[serde(default)]
+    admins: Vec<String>,
+    #[serde(default)]
+    passthrough: bool,
+    #[serde(default = "default_body_limit")]
+    body_limit: usize,
+    #[serde(default)]
+    audit: Option<WrittenAudit>,
+    key_id: String,
+    tokens: Vec<WrittenToken>,
+    #[serde(default)]
+    revoked: Vec<WrittenRevoked>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ScopeName {
+    #[default]
+    Rest,
+    Extender,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WrittenToken {
+    id: String,
+    digest: String,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    limit_to: String,
+    #[serde(default)]
+    ip: String,
+    #[serde(default)]
+    valid_until: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WrittenRevoked {
+    id: String,
+    digest: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WrittenAudit {
+    cluster: String,
+    #[serde(default = "default_audit_path")]
+    path: String,
+    #[serde(default)]
+    authority: Option<String>,
+    #[serde(default = "default_audit_flush_ms")]
+    flush_ms: u64,
+    #[serde(default = "default_audit_timeout_ms")]
+    timeout_ms: u64,
+}
+
+fn default_identity_header() -> String {
+    DEFAULT_IDENTITY_HEADER.into()
+}
+fn default_body_limit() -> usize {
+    DEFAULT_BODY_LIMIT
+}
+fn default_audit_path() -> String {
+    "/audit/intake".into()
+}
+fn default_audit_flush_ms() -> u64 {
+    DEFAULT_AUDIT_FLUSH_MS
+}
+fn default_audit_timeout_ms() -> u64 {
+    DEFAULT_AUDIT_TIMEOUT_MS
+}
+
+/// Where audit records are also sent (`dispatch_http_call`), as NDJSON batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCallout {
+    /// The host's cluster (upstream) name.
+    pub cluster: String,
+    /// Request path of the intake.
+    pub path: String,
+    /// `:authority` of the call-out (default: the cluster name).
+    pub authority: String,
+    /// Interval between batches, ms.
+    pub flush_ms: u64,
+    /// Call-out timeout, ms.
+    pub timeout_ms: u64,
+}
+
+/// Settings that shape every request's handling.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Token schemes.
+    pub auth_mode: AuthMode,
+    /// Paths tokens may reach.
+    pub scope: Scope,
+    /// What restriction lines see before the path.
+    pub public_base: String,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Header naming the user to the upstream (lower case).
+    pub identity_header: String,
+    /// Users whose own tokens may reach the admin API path.
+    pub admins: Vec<String>,
+    /// Let requests without token credentials through (identity header removed).
+    pub passthrough: bool,
+    /// Largest body buffered for JSON conditions.
+    pub body_limit: usize,
+    /// Audit call-out, if configured.
+    pub audit: Option<AuditCallout>,
+}
+
+/// Why the filter refuses to start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Not the expected JSON.
+    #[error(
+        "the plugin configuration is not the JSON that `tokengate token export --for proxy-wasm` writes: {0}"
+    )]
+    Json(String),
+    /// A field with a value that cannot be used.
+    #[error("{field}: {message}")]
+    Field {
+        /// The JSON field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No key, or an unusable one.
+    #[error("the HMAC key (VM configuration or {KEY_ENV}): {0}")]
+    Key(String),
+    /// The export was made with another key.
+    #[error(
+        "keyId: the export was made with key {exported}, but the filter was given key {given}: export and key must come from the same gateway data directory"
+    )]
+    KeyMismatch {
+        /// `keyId` of the export.
+        exported: String,
+        /// Id of the key the filter holds.
+        given: String,
+    },
+    /// Token texts the policy refuses; one message per problem.
+    #[error("{}", .problems.join("; "))]
+    Tokens {
+        /// `token "ID": limitTo line N: …` / `token "ID": ip line N: …`.
+        problems: Vec<String>,
+    },
+}
+
+impl ConfigError {
+    /// One message per problem, for one log line each.
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            Self::Tokens { problems } => problems.clone(),
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+fn field(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Field {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Where the key comes from: the VM configuration, or [`KEY_ENV`]; exactly one of them.
+pub fn key(
+    vm_configuration: Option<&str>,
+    environment: Option<&str>,
+) -> Result<ServerKey, ConfigError> {
+    fn given(text: Option<&str>) -> Option<&str> {
+        text.map(str::trim).filter(|text| !text.is_empty())
+    }
+    let text = match (given(vm_configuration), given(environment)) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Key(format!(
+                "set either the VM configuration or {KEY_ENV}, not both"
+            )));
+        }
+        (Some(text), None) | (None, Some(text)) => text,
+        (None, None) => return Err(ConfigError::Key("missing".into())),
+    };
+    ServerKey::from_hex(text).map_err(|err: KeyError| ConfigError::Key(err.to_string()))
+}
+
+/// Reads, checks and compiles the plugin configuration under `key`.
+pub fn gate(json: &[u8], key: ServerKey) -> Result<Gate, ConfigError> {
+    let written: Written =
+        serde_json::from_slice(json).map_err(|err| ConfigError::Json(err.to_string()))?;
+    if written.format != FORMAT {
+        return Err(field(
+            "format",
+            format!("`{}` is not `{FORMAT}`", written.format),
+        ));
+    }
+    if written.key_id != key.id() {
+        return Err(ConfigError::KeyMismatch {
+            exported: written.key_id,
+            given: key.id(),
+        });
+    }
+    let settings = Settings {
+        auth_mode: written.auth_mode,
+        scope: match written.scope {
+            ScopeName::Rest => Scope::Rest,
+            ScopeName::Extender => Scope::Extender,
+        },
+        public_base: public_base(&written.public_base)?,
+        trusted_proxies: written
+            .trusted_proxies
+            .iter()
+            .map(|text| trusted_proxy(text))
+            .collect::<Result<_, _>>()?,
+        identity_header: identity_header(&written.identity_header)?,
+        admins: written.admins,
+        passthrough: written.passthrough,
+        body_limit: match written.body_limit {
+            0 => return Err(field("bodyLimit", "must be above 0")),
+            limit => limit,
+        },
+        audit: written.audit.map(audit_callout).transpose()?,
+    };
+    let tokens = tokens(written.tokens)?;
+    let revoked = written
+        .revoked
+        .into_iter()
+        .enumerate()
+        .map(|(i, revoked)| {
+            Ok((
+                revoked.id,
+                digest(&format!("revoked[{i}].digest"), &revoked.digest)?,
+            ))
+        })
+        .collect::<Result<_, ConfigError>>()?;
+    Ok(Gate::new(settings, key, TokenTable::new(tokens, revoked)))
+}
+
+fn tokens(written: Vec<WrittenToken>) -> Result<Vec<Token>, ConfigError> {
+    let mut tokens = Vec::with_capacity(written.len());
+    let mut problems = Vec::new();
+    for (i, token) in written.into_iter().enumerate() {
+        let digest = digest(&format!("tokens[{i}].digest"), &token.digest)?;
+        match Rules::compile(&token.limit_to, &token.ip) {
+            Ok(rules) => tokens.push(Token {
+                id: token.id,
+                digest,
+                user: token.user,
+                needs_body: rules.needs_body(),
+                limit_to: token.limit_to,
+                valid_until: token.valid_until,
+                rules,
+            }),
+            Err(CompileError { limit_to, ip }) => {
+                let id = &token.id;
+                problems.extend(
+                    limit_to
+                        .iter()
+                        .map(|p| format!("token \"{id}\": limitTo {}", p.message)),
+                );
+                problems.extend(
+                    ip.iter()
+                        .map(|p| format!("token \"{id}\": ip {}", p.message)),
+                );
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(tokens)
+    } else {
+        Err(ConfigError::Tokens { problems })
+    }
+}
+
+fn digest(name: &str, text: &str) -> Result<Digest, ConfigError> {
+    hex::decode(text)
+        .ok()
+        .and_then(|bytes| Digest::try_from(bytes.as_slice()).ok())
+        .ok_or_else(|| field(name, "must be 64 hex characters (an HMAC-SHA256 digest)"))
+}
+
+/// The gateway's rule: `scheme://host[:port][/prefix]`, no query, no trailing slash kept.
+fn public_base(text: &str) -> Result<String, ConfigError> {
+    let bad = || {
+        field(
+            "publicBase",
+            format!("`{text}` must look like https://host[:port][/prefix]"),
+        )
+    };
+    let (scheme, rest) = text.split_once("://").ok_or_else(bad)?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let scheme_ok = !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_ok
+        || authority.is_empty()
+        || text.contains(['?', '#', ' '])
+        || !text.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(bad());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+fn trusted_proxy(text: &str) -> Result<IpNet, ConfigError> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            field(
+                "trustedProxies",
+                format!("`{text}` is not an address or CIDR range"),
+            )
+        })
+}
+
+/// A token header name; not one the filter or the proxy owns.
+fn identity_header(text: &str) -> Result<String, ConfigError> {
+    let name = text.to_ascii_lowercase();
+    let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token_char) {
+        return Err(field(
+            "identityHeader",
+            format!("`{text}` is not a header name"),
+        ));
+    }
+    const RESERVED: &[&str] = &[
+        "authorization",
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "proxy-connection",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+    ];
+    if RESERVED.contains(&name.as_str()) {
+        return Err(field("identityHeader", format!("`{text}` is reserved")));
+    }
+    Ok(name)
+}
+
+fn audit_callout(written: WrittenAudit) -> Result<AuditCallout, ConfigError> {
+    if written.cluster.trim().is_empty() {
+        return Err(field(
+            "audit.cluster",
+            "must name the host's cluster of the audit intake",
+        ));
+    }
+    if !written.path.starts_with('/') {
+        return Err(field(
+            "audit.path",
+            format!("`{}` must start with /", written.path),
+        ));
+    }
+    if written.flush_ms == 0 || written.timeout_ms == 0 {
+        return Err(field(
+            "audit.flushMs",
+            "flushMs and timeoutMs must be above 0",
+        ));
+    }
+    Ok(AuditCallout {
+        authority: written.authority.unwrap_or_else(|| written.cluster.clone()),
+        cluster: written.cluster,
+        path: written.path,
+        flush_ms: written.flush_ms,
+        timeout_ms: written.timeout_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    fn server_key() -> Result<ServerKey, ConfigError> {
+        key(Some(KEY), None)
+    }
+
+    fn config(extra: serde_json::Value) -> Result<Vec<u8>, ConfigError> {
+        let key = server_key()?;
+        let mut json = serde_json::json!({
+            "format": FORMAT,
+            "publicBase": "https://wiki.example.com/",
+            "keyId": key.id(),
+            "tokens": [{
+                "id": "t1", "digest": hex::encode(key.digest("secret-token-value")),
+                "user": "admin", "limitTo": "[get].*/rest/api/.*", "ip": "", "validUntil": null,
+            }],
+        });
+        if let (Some(json), Some(extra)) = (json.as_object_mut(), extra.as_object()) {
+            json.extend(extra.clone());
+        }
+        Ok(json.to_string().into_bytes())
+    }
+
+    fn refusal(extra: serde_json::Value) -> Result<String, ConfigError> {
+        Ok(match gate(&config(extra)?, server_key()?) {
+            Ok(_) => String::new(),
+            Err(err) => err.to_string(),
+        })
+    }
+
+    #[test]
+    fn a_valid_export_compiles() -> Result<(), ConfigError> {
+        let gate = gate(&config(serde_json::json!({}))?, server_key()?)?;
+        assert_eq!(gate.settings().public_base, "https://wiki.example.com");
+        assert_eq!(gate.settings().identity_header, DEFAULT_IDENTITY_HEADER);
+        assert_eq!(gate.tokens().len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_fields_are_named() -> Result<(), ConfigError> {
+        for (extra, named) in [
+            (
+                serde_json::json!({"publicBase": "wiki.example.com"}),
+                "publicBase:",
+            ),
+            (
+                serde_json::json!({"trustedProxies": ["10.0.0.0/33"]}),
+                "trustedProxies:",
+            ),
+            (
+                serde_json::json!({"identityHeader": "Authorization"}),
+                "identityHeader:",
+            ),
+            (
+                serde_json::json!({"identityHeader": "bad header"}),
+                "identityHeader:",
+            ),
+            (
+                serde_json::json!({"authMode": "digest"}),
+                "plugin configuration is not",
+            ),
+            (serde_json::json!({"tokenz": []}), "unknown field `tokenz`"),
+            (serde_json::json!({"format": "other/2"}), "format:"),
+            (serde_json::json!({"keyId": "0000"}), "keyId:"),
+            (serde_json::json!({"bodyLimit": 0}), "bodyLimit:"),
+            (
+                serde_json::json!({"audit": {"cluster": "a", "path": "x"}}),
+                "audit.path:",
+            ),
+            (
+                serde_json::json!({"revoked": [{"id": "r", "digest": "zz"}]}),
+                "revoked[0].digest:",
+            ),
+        ] {
+            let message = refusal(extra.clone())?;
+            assert!(message.contains(named), "{extra}: {message}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_token_problem_is_reported() -> Result<(), ConfigError> {
+        let key = server_key()?;
+        let digest = hex::encode(key.digest("x"));
+        let json = serde_json::json!({
+            "format": FORMAT, "publicBase": "https://w", "keyId": key.id(),
+            "tokens": [
+                {"id": "a", "digest": digest, "limitTo": "ok.*\n.*(?=x)", "ip": "10.0.0.1/8"},
+                {"id": "b", "digest": digest, "limitTo": "(a)\\1"},
+            ],
+        });
+        let Err(err) = gate(json.to_string().as_bytes(), key) else {
+            panic!("bad token texts were accepted");
+        };
+        let messages = err.messages();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(
+            messages[0].starts_with("token \"a\": limitTo line 2: "),
+            "{messages:?}"
+        );
+        assert!(
+            messages[1].starts_with("token \"a\": ip line 1: "),
+            "{messages:?}"
+        );
+        assert!(
+            messages[2].starts_with("token \"b\": limitTo line 1: "),
+            "{messages:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_key_comes_from_exactly_one_place() {
+        assert!(key(Some(KEY), None).is_ok());
+        assert!(key(None, Some(KEY)).is_ok());
+        assert!(matches!(
+            key(Some(KEY), Some(KEY)),
+            Err(ConfigError::Key(_))
+        ));
+        assert!(matches!(key(None, Some(" ")), Err(ConfigError::Key(_))));
+        assert!(matches!(key(Some("abc"), None), Err(ConfigError::Key(_))));
+    }
+}

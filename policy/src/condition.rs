@@ -1,0 +1,200 @@
+//! The trailing `[QueryParam::name==regex]` and `[JsonData::path==regex]` of a line.
+//! Recognising them at the end of a line, and checking them against a request.
+
+use serde_json::Value;
+
+use crate::json_path;
+use crate::pattern::Pattern;
+
+/// What a condition looks at.
+#[derive(Debug, Clone)]
+pub(crate) enum Subject {
+    /// Every decoded value of the query parameter with this decoded name.
+    QueryParam(String),
+    /// The scalar at this path of the JSON body.
+    JsonData(Vec<String>),
+}
+
+/// One compiled condition.
+#[derive(Debug, Clone)]
+pub(crate) struct Condition {
+    /// The condition as written, brackets included.
+    pub(crate) text: String,
+    pub(crate) subject: Subject,
+    pub(crate) pattern: Pattern,
+}
+
+/// The request data conditions read; the body is parsed once, on first use.
+pub(crate) struct Inputs<'a> {
+    pub(crate) query_pairs: &'a [(String, String)],
+    body: Option<&'a str>,
+    parsed: Option<Option<Value>>,
+}
+
+impl<'a> Inputs<'a> {
+    pub(crate) fn new(query_pairs: &'a [(String, String)], body: Option<&'a str>) -> Self {
+        Inputs {
+            query_pairs,
+            body,
+            parsed: None,
+        }
+    }
+
+    fn json(&mut self) -> Option<&Value> {
+        let body = self.body;
+        self.parsed
+            .get_or_insert_with(|| json_path::parse(body))
+            .as_ref()
+    }
+}
+
+impl Condition {
+    /// Whether the condition holds: any value of the parameter matches, or the JSON scalar
+    /// matches. An absent parameter, a missing node or a non-JSON body does not.
+    pub(crate) fn holds(&self, inputs: &mut Inputs<'_>) -> bool {
+        match &self.subject {
+            Subject::QueryParam(name) => inputs
+                .query_pairs
+                .iter()
+                .any(|(n, v)| n == name && self.pattern.matches(v)),
+            Subject::JsonData(path) => inputs
+                .json()
+                .and_then(|root| json_path::scalar_text(root, path))
+                .is_some_and(|text| self.pattern.matches(&text)),
+        }
+    }
+}
+
+/// The condition prefixes, as written (recognised ignoring ASCII case).
+const PREFIXES: [&str; 2] = ["[QueryParam::", "[JsonData::"];
+
+/// A condition split off the end of a line, not yet compiled.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Written<'a> {
+    /// The whole condition, `[` to `]`.
+    pub(crate) text: &'a str,
+    /// True for `JsonData`, false for `QueryParam`.
+    pub(crate) json: bool,
+    /// Between `::` and the final `]`.
+    pub(crate) body: &'a str,
+}
+
+/// Splits the trailing conditions off `line`: the part before them (end-trimmed) and the
+/// conditions in written order.
+///
+/// The rule: while the line ends with `]`, the last condition runs from the LAST
+/// `[QueryParam::` or `[JsonData::` to that final `]`. So the condition's regex may hold
+/// brackets (`[QueryParam::id==[0-9]+]`) but not the text of a condition prefix.
+pub(crate) fn split_trailing(line: &str) -> (&str, Vec<Written<'_>>) {
+    let mut rest = line;
+    let mut found = Vec::new();
+    while rest.ends_with(']') {
+        let Some((start, json)) = last_prefix(rest) else {
+            break;
+        };
+        let prefix_len = if json {
+            PREFIXES[1].len()
+        } else {
+            PREFIXES[0].len()
+        };
+        let text = &rest[start..];
+        let body = &rest[start + prefix_len..rest.len() - 1];
+        found.push(Written { text, json, body });
+        rest = rest[..start].trim_end();
+    }
+    found.reverse();
+    (rest, found)
+}
+
+/// The byte offset of the last condition prefix in `text`, and whether it is `JsonData`.
+pub(crate) fn last_prefix(text: &str) -> Option<(usize, bool)> {
+    let lower = text.to_ascii_lowercase();
+    let query = lower.rfind(&PREFIXES[0].to_ascii_lowercase());
+    let json = lower.rfind(&PREFIXES[1].to_ascii_lowercase());
+    match (query, json) {
+        (Some(q), Some(j)) if j > q => Some((j, true)),
+        (Some(q), _) => Some((q, false)),
+        (None, Some(j)) => Some((j, true)),
+        (None, None) => None,
+    }
+}
+
+/// Compiles one written condition, or says what is wrong with it.
+pub(crate) fn compile(written: &Written<'_>) -> Result<Condition, String> {
+    let text = written.text;
+    let Some((name, regex)) = written.body.split_once("==") else {
+        return Err(format!(
+            "condition \"{text}\" needs \"==\" between the name and the regular expression"
+        ));
+    };
+    let subject = if written.json {
+        let path: Vec<String> = name.split('.').map(String::from).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(format!(
+                "condition \"{text}\" needs a JSON path of dot-separated names, e.g. space.key"
+            ));
+        }
+        Subject::JsonData(path)
+    } else {
+        if name.is_empty() {
+            return Err(format!(
+                "condition \"{text}\" needs a parameter name before \"==\""
+            ));
+        }
+        Subject::QueryParam(name.to_string())
+    };
+    let pattern = Pattern::compile(regex).map_err(|e| format!("condition \"{text}\": {e}"))?;
+    Ok(Condition {
+        text: text.to_string(),
+        subject,
+        pattern,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_are_split_from_the_end() {
+        let (rest, found) =
+            split_trailing(".*/rest/api/content [QueryParam::id==[0-9]+][JsonData::a.b==x]");
+        assert_eq!(rest, ".*/rest/api/content");
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].text, "[QueryParam::id==[0-9]+]");
+        assert_eq!(found[0].body, "id==[0-9]+");
+        assert!(!found[0].json);
+        assert_eq!(found[1].body, "a.b==x");
+        assert!(found[1].json);
+    }
+
+    #[test]
+    fn a_line_without_conditions_is_kept() {
+        assert_eq!(split_trailing("[abc].*"), ("[abc].*", vec![]));
+        assert_eq!(split_trailing(".*[QueryParam::a==b].*").1.len(), 0);
+        assert_eq!(split_trailing("[queryparam::a==b]").1.len(), 1);
+    }
+
+    #[test]
+    fn written_conditions_compile() {
+        let (_, found) = split_trailing("x[QueryParam::==a][JsonData::a..b==x][QueryParam::a]");
+        assert!(
+            compile(&found[0])
+                .err()
+                .unwrap_or_default()
+                .contains("parameter name")
+        );
+        assert!(
+            compile(&found[1])
+                .err()
+                .unwrap_or_default()
+                .contains("JSON path")
+        );
+        assert!(
+            compile(&found[2])
+                .err()
+                .unwrap_or_default()
+                .contains("\"==\"")
+        );
+    }
+}

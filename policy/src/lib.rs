@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod condition;
+mod decision;
+mod explain;
+mod facts;
+mod ip;
+mod json_path;
+pub mod limits;
+mod lines;
+mod pattern;
+mod problem;
+mod rule;
+mod rules;
+mod target;
+
+pub use decision::{Allowed, Decision, Denied, DenyReason};
+pub use explain::{ConditionCheck, LineCheck};
+pub use facts::{AuthScheme, RequestFacts, Scope, Settings, TokenFacts};
+pub use problem::{CompileError, Problem};
+pub use rules::{Rules, validate_ip, validate_limit_to};
+pub use target::{CanonicalTarget, TargetError, TargetRefusal, canonicalize};

@@ -1,0 +1,101 @@
+//! One token's compiled restriction lines and IP rules, built once and reused.
+//! Compiling collects every problem of both texts before giving up.
+
+use crate::ip::IpRules;
+use crate::limits::{MAX_LINE_CHARS, MAX_LINES};
+use crate::lines;
+use crate::pattern::PatternSet;
+use crate::problem::{CompileError, Problem};
+use crate::rule::Rule;
+
+/// One token's compiled restriction lines and IP rules. Compile a token once and reuse
+/// this for every request that presents it; it is immutable and cheap to share.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub(crate) rules: Vec<Rule>,
+    /// All URL regexes in one set, when there are several lines and the set fits its bound.
+    pub(crate) url_set: Option<PatternSet>,
+    pub(crate) ip: IpRules,
+}
+
+impl Rules {
+    /// Compiles `limit_to` and `ip`; on any problem, every problem of both.
+    pub fn compile(limit_to: &str, ip: &str) -> Result<Rules, CompileError> {
+        let rules = compile_lines(limit_to);
+        let ip = IpRules::parse(ip);
+        match (rules, ip) {
+            (Ok(rules), Ok(ip)) => {
+                let url_set = if rules.len() > 1 {
+                    PatternSet::build(rules.iter().map(|r| &r.url))
+                } else {
+                    None
+                };
+                Ok(Rules { rules, url_set, ip })
+            }
+            (rules, ip) => Err(CompileError {
+                limit_to: rules.err().unwrap_or_default(),
+                ip: ip.err().unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// The restriction lines, trimmed, blank ones dropped, in order.
+    pub fn lines(&self) -> Vec<&str> {
+        self.rules.iter().map(|r| r.text.as_str()).collect()
+    }
+
+    /// Whether any line has a `[JsonData::…]` condition, so the host knows to read the
+    /// body before deciding.
+    pub fn needs_body(&self) -> bool {
+        self.rules.iter().any(Rule::needs_body)
+    }
+}
+
+/// Compiles every non-blank line of a `limitTo` text, or lists every problem.
+pub(crate) fn compile_lines(text: &str) -> Result<Vec<Rule>, Vec<Problem>> {
+    let mut rules = Vec::new();
+    let mut problems = Vec::new();
+    let mut count = 0usize;
+    for piece in lines::split(text) {
+        if piece.text.is_empty() {
+            continue;
+        }
+        count += 1;
+        if count > MAX_LINES {
+            problems.push(Problem::new(
+                piece.number,
+                format!("too many restriction lines; a token may have at most {MAX_LINES}"),
+            ));
+            break;
+        }
+        let chars = piece.text.chars().count();
+        if chars > MAX_LINE_CHARS {
+            problems.push(Problem::new(
+                piece.number,
+                format!(
+                    "the line is {chars} characters long; at most {MAX_LINE_CHARS} are allowed"
+                ),
+            ));
+            continue;
+        }
+        match Rule::compile(piece.number, piece.text) {
+            Ok(rule) => rules.push(rule),
+            Err(sentence) => problems.push(Problem::new(piece.number, sentence)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(rules)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Checks a `limitTo` text; empty when valid.
+pub fn validate_limit_to(text: &str) -> Vec<Problem> {
+    compile_lines(text).err().unwrap_or_default()
+}
+
+/// Checks an `ip` text; empty when valid.
+pub fn validate_ip(text: &str) -> Vec<Problem> {
+    IpRules::parse(text).err().unwrap_or_default()
+}
