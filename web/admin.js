@@ -58,10 +58,10 @@ function explainFailure(error) {
   return error.message;
 }
 
-/** Epoch ms as `2024-05-01 12:34 UTC`; `never` for none. */
+/** Epoch ms as `2024-05-01 12:34` (UTC, as the column headers say); `none` for none. */
 function when(ms, none = 'never') {
   if (ms === null || ms === undefined || ms === 0) return none;
-  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 }
 
 // Sign in and out
@@ -148,10 +148,10 @@ function renderTokens() {
         h('td', {}, row.user ? row.user : h('span', { class: 'muted' }, 'any user')),
         h('td', {}, h('code', {}, row.hint ?? row.token ?? '')),
         restrictionCell(row),
-        h('td', {}, when(row.validUntil)),
-        h('td', {}, when(row.dateCreated, '—'), row.createdBy ? [h('br'), h('small', { class: 'muted' }, `by ${row.createdBy}`)] : null),
+        h('td', { class: 'date' }, when(row.validUntil)),
+        h('td', { class: 'date' }, when(row.dateCreated, '—'), row.createdBy ? [h('br'), h('small', { class: 'muted' }, `by ${row.createdBy}`)] : null),
         h('td', {}, String(row.counter ?? 0)),
-        h('td', {}, when(row.lastUsed, 'not yet'), row.lastIp ? [h('br'), h('small', { class: 'muted' }, `from ${row.lastIp}`)] : null),
+        h('td', { class: 'date' }, when(row.lastUsed, 'not yet'), row.lastIp ? [h('br'), h('small', { class: 'muted' }, `from ${row.lastIp}`)] : null),
         h(
           'td',
           { class: 'actions' },
@@ -351,7 +351,7 @@ async function loadAudit(startAt) {
       h(
         'tr',
         { dataset: { decision: record.decision } },
-        h('td', {}, when(record.time, '—').replace(' UTC', '')),
+        h('td', { class: 'date' }, when(record.time, '—')),
         h('td', {}, h('span', { class: `badge ${record.decision === 'allow' ? 'allow' : 'deny'}` }, record.decision)),
         h('td', {}, h('code', {}, `${record.method} ${record.url}`)),
         h('td', {}, record.user ?? '—'),

@@ -94,6 +94,8 @@ pub enum AuditError {
 enum Job {
     Append(Box<AuditRecord>, oneshot::Sender<Result<i64, AuditError>>),
     Complete(Completion),
+    /// Answered once everything sent before it is committed.
+    Flush(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -141,6 +143,15 @@ impl AuditLog {
         }
     }
 
+    /// Waits until everything sent so far is committed: an admin action's
+    /// outcome is in the audit log before its answer reaches the client.
+    pub async fn flush(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.jobs.send(Job::Flush(reply)).is_ok() {
+            let _ = done.await;
+        }
+    }
+
     /// Commits everything sent so far and stops the writer.
     pub async fn shutdown(&self) {
         let (reply, done) = oneshot::channel();
@@ -178,6 +189,9 @@ fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>, metrics: &Metric
                     let _ = reply.send(answer);
                 }
                 Job::Complete(_) => {}
+                Job::Flush(reply) => {
+                    let _ = reply.send(());
+                }
                 Job::Shutdown(reply) => {
                     let _ = reply.send(());
                     stop = true;
@@ -211,7 +225,7 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
                     ],
                 )?;
             }
-            Job::Shutdown(_) => {}
+            Job::Flush(_) | Job::Shutdown(_) => {}
         }
     }
     tx.commit()?;

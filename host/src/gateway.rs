@@ -223,6 +223,15 @@ impl App {
                 reason: "metrics".into(),
             };
         }
+        if matches!(*request.method(), Method::GET | Method::HEAD) {
+            if let Some(response) = crate::web::asset(path) {
+                return Outcome {
+                    response,
+                    decision: "internal",
+                    reason: "web".into(),
+                };
+            }
+        }
         // Requests with both Content-Length and Transfer-Encoding never get here as
         // such: hyper's HTTP/1 parser lets chunked win, drops the length and closes
         // the connection after the answer; HTTP/2 forbids Transfer-Encoding.
@@ -472,6 +481,7 @@ impl App {
                 action,
                 reason: None,
             });
+            gateway.audit.flush().await;
             return Outcome {
                 response,
                 decision: audit::ALLOW,

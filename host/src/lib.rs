@@ -23,6 +23,7 @@ pub mod response;
 pub mod server;
 pub mod store;
 pub mod token;
+pub mod web;
 
 pub use gateway::{App, app};
 

@@ -6,7 +6,7 @@
 //! request that presents the token.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread;
 use std::time::Duration;
 
@@ -83,9 +83,15 @@ pub struct PolicyRuntime {
 }
 
 struct Shared {
+    compiled: &'static Compiled,
+    idle: Mutex<Vec<Instance>>,
+}
+
+/// The engine and the pre-linked component: one per process, since
+/// compiling the component is the expensive part of starting.
+struct Compiled {
     engine: Engine,
     pre: bindings::PolicyPre<Limits>,
-    idle: Mutex<Vec<Instance>>,
 }
 
 /// Per-store state: the memory cap.
@@ -98,34 +104,43 @@ struct Instance {
     rules: HashMap<String, ResourceAny>,
 }
 
-impl PolicyRuntime {
+impl Compiled {
+    /// The process's compiled component, compiling it on first use.
+    fn get() -> Result<&'static Self, PolicyError> {
+        static COMPILED: OnceLock<Result<Compiled, String>> = OnceLock::new();
+        COMPILED
+            .get_or_init(|| Self::compile().map_err(|err| format!("{err:#}")))
+            .as_ref()
+            .map_err(|err| PolicyError::Load(wasmtime::Error::msg(err.clone())))
+    }
+
     /// Compiles the embedded component and starts the epoch ticker.
-    pub fn new() -> Result<Self, PolicyError> {
+    fn compile() -> wasmtime::Result<Self> {
         let mut config = Config::new();
         config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(PolicyError::Load)?;
-        let component = Component::new(&engine, tokengate_policy_artifact::COMPONENT)
-            .map_err(PolicyError::Load)?;
-        let linker = Linker::new(&engine);
-        let pre = linker
-            .instantiate_pre(&component)
-            .and_then(bindings::PolicyPre::new)
-            .map_err(PolicyError::Load)?;
-        let ticker = engine.weak();
+        let engine = Engine::new(&config)?;
+        let component = Component::new(&engine, tokengate_policy_artifact::COMPONENT)?;
+        let pre = bindings::PolicyPre::new(Linker::new(&engine).instantiate_pre(&component)?)?;
+        let ticker = engine.clone();
         thread::Builder::new()
             .name("policy-epoch".into())
             .spawn(move || {
-                while let Some(engine) = ticker.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
+                loop {
+                    ticker.increment_epoch();
                     thread::sleep(EPOCH_TICK);
                 }
-            })
-            .map_err(|err| PolicyError::Load(err.into()))?;
+            })?;
+        Ok(Self { engine, pre })
+    }
+}
+
+impl PolicyRuntime {
+    /// Loads the embedded component (compiled once per process) and checks
+    /// that it instantiates.
+    pub fn new() -> Result<Self, PolicyError> {
         let runtime = Self {
             shared: Arc::new(Shared {
-                engine,
-                pre,
+                compiled: Compiled::get()?,
                 idle: Mutex::new(Vec::new()),
             }),
         };
@@ -178,13 +193,12 @@ impl PolicyRuntime {
     fn instantiate(&self) -> Result<Instance, PolicyError> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(MEMORY_LIMIT)
-            .instances(1)
             .build();
-        let mut store = Store::new(&self.shared.engine, Limits(limits));
+        let compiled = self.shared.compiled;
+        let mut store = Store::new(&compiled.engine, Limits(limits));
         store.limiter(|limits| &mut limits.0);
         store.set_epoch_deadline(COMPILE_DEADLINE_TICKS);
-        let policy = self
-            .shared
+        let policy = compiled
             .pre
             .instantiate(&mut store)
             .map_err(PolicyError::Load)?;

@@ -1,8 +1,8 @@
 //! Token values: generation, the recognisable format, caller-chosen values and the
 //! keyed digest that is all the store ever keeps.
 //!
-//! Generated tokens are `tgk_` + 30 base62 characters from the OS CSPRNG (178 bits)
-//! + a 6-character base62 CRC32 of the rest, so a mistyped or truncated token is
+//! Generated tokens are `tgk_`, 30 base62 characters from the OS CSPRNG (178 bits)
+//! and a 6-character base62 CRC32 of the rest, so a mistyped or truncated token is
 //! refused before any lookup and secret scanners can recognise leaked ones.
 
 use hmac::{Hmac, Mac};

@@ -1,7 +1,8 @@
-// The decision vectors through the policy component transpiled by jco: the
-// same bytes the gateway runs, in the JavaScript engine the web page uses.
+// The decision vectors through the policy component transpiled by jco, loaded
+// exactly as the web page loads it (web/component.js: the component's bytes,
+// split into core modules, given to the committed jco glue), in Node.
 //
-// `gen/policy/` comes from `npm run transpile` (see .ci/run); the checker
+// `gen/policy.wasm` is the gateway's component (see .ci/run); the checker
 // mirrors tests/lib.rs and the format in tests/vectors/README.md.
 
 import { test } from 'node:test';
@@ -11,9 +12,11 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 
-import { decide as policy } from './gen/policy/policy.js';
+import { loadPolicy } from '../../web/component.js';
 
-const vectorsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'vectors');
+const here = dirname(fileURLToPath(import.meta.url));
+const vectorsDir = join(here, '..', 'vectors');
+const { decide: policy } = await loadPolicy(new Uint8Array(readFileSync(join(here, 'gen', 'policy.wasm'))));
 
 function loadVectors() {
   return readdirSync(vectorsDir)
