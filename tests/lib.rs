@@ -241,8 +241,8 @@ pub fn load() -> Result<Vec<(String, VectorFile)>, String> {
                 .unwrap_or_default();
             let text = std::fs::read_to_string(&path)
                 .map_err(|err| format!("{}: {err}", path.display()))?;
-            let file = serde_json::from_str(&text)
-                .map_err(|err| format!("{}: {err}", path.display()))?;
+            let file =
+                serde_json::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))?;
             Ok((name, file))
         })
         .collect()
@@ -281,11 +281,19 @@ fn check_decision(expect: &Value, observed: &Result<Observed, String>) -> Option
         Ok(observed) => observed,
         Err(err) => return Some(format!("runner failed: {err}")),
     };
-    let want = expect.get("decision").and_then(Value::as_str).unwrap_or("?");
+    let want = expect
+        .get("decision")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
     let mut wrong = String::new();
     match (want, observed) {
         ("bad-target", Observed::BadTarget(reason)) => {
-            expect_eq(&mut wrong, "reason", expect.get("reason"), &Value::from(reason.as_str()));
+            expect_eq(
+                &mut wrong,
+                "reason",
+                expect.get("reason"),
+                &Value::from(reason.as_str()),
+            );
         }
         (
             "allow" | "deny",
@@ -297,25 +305,60 @@ fn check_decision(expect: &Value, observed: &Result<Observed, String>) -> Option
         ) => {
             match (want, decision) {
                 ("allow", Ok((line, user))) => {
-                    expect_eq(&mut wrong, "line", expect.get("line"), &serde_json::json!(line));
-                    expect_eq(&mut wrong, "user", expect.get("user"), &Value::from(user.as_str()));
+                    expect_eq(
+                        &mut wrong,
+                        "line",
+                        expect.get("line"),
+                        &serde_json::json!(line),
+                    );
+                    expect_eq(
+                        &mut wrong,
+                        "user",
+                        expect.get("user"),
+                        &Value::from(user.as_str()),
+                    );
                 }
                 ("deny", Err(reason)) => {
-                    expect_eq(&mut wrong, "reason", expect.get("reason"), &Value::from(reason.as_str()));
+                    expect_eq(
+                        &mut wrong,
+                        "reason",
+                        expect.get("reason"),
+                        &Value::from(reason.as_str()),
+                    );
                 }
                 _ => {
                     let _ = write!(wrong, " decision: expected {want}, got {decision:?};");
                 }
             }
-            expect_eq(&mut wrong, "path", expect.get("path"), &Value::from(canonical.path.as_str()));
-            expect_eq(&mut wrong, "url", expect.get("url"), &Value::from(canonical.url.as_str()));
-            expect_eq(&mut wrong, "query", expect.get("query"), &serde_json::json!(canonical.query));
+            expect_eq(
+                &mut wrong,
+                "path",
+                expect.get("path"),
+                &Value::from(canonical.path.as_str()),
+            );
+            expect_eq(
+                &mut wrong,
+                "url",
+                expect.get("url"),
+                &Value::from(canonical.url.as_str()),
+            );
+            expect_eq(
+                &mut wrong,
+                "query",
+                expect.get("query"),
+                &serde_json::json!(canonical.query),
+            );
             let pairs: Vec<[&str; 2]> = canonical
                 .query_pairs
                 .iter()
                 .map(|(k, v)| [k.as_str(), v.as_str()])
                 .collect();
-            expect_eq(&mut wrong, "queryPairs", expect.get("queryPairs"), &serde_json::json!(pairs));
+            expect_eq(
+                &mut wrong,
+                "queryPairs",
+                expect.get("queryPairs"),
+                &serde_json::json!(pairs),
+            );
             if let Some(lines) = expect.get("explain") {
                 let got: Vec<Value> = explain
                     .iter()
@@ -349,13 +392,21 @@ fn check_validation(expect: &Value, observed: &Result<Validated, String>) -> Opt
         Err(err) => return Some(format!("runner failed: {err}")),
     };
     let mut wrong = String::new();
-    let valid = expect.get("valid").and_then(Value::as_bool).unwrap_or(false);
+    let valid = expect
+        .get("valid")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     if valid {
         if !observed.problems.is_empty() {
             let _ = write!(wrong, " expected valid, got {:?};", observed.problems);
         }
         if let Some(lines) = expect.get("lines") {
-            expect_eq(&mut wrong, "lines", Some(lines), &serde_json::json!(observed.lines));
+            expect_eq(
+                &mut wrong,
+                "lines",
+                Some(lines),
+                &serde_json::json!(observed.lines),
+            );
         }
     } else {
         let wanted = expect
@@ -379,7 +430,10 @@ fn check_validation(expect: &Value, observed: &Result<Validated, String>) -> Opt
                 .unwrap_or_default()
                 .to_lowercase();
             if want_line != Some(u64::from(*line)) || !message.to_lowercase().contains(&contains) {
-                let _ = write!(wrong, " expected line {want_line:?} containing {contains:?}, got line {line}: {message:?};");
+                let _ = write!(
+                    wrong,
+                    " expected line {want_line:?} containing {contains:?}, got line {line}: {message:?};"
+                );
             }
         }
     }

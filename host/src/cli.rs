@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::admin;
 use crate::audit::{self, AuditFilter, AuditRecord, AuditRow};
 use crate::config::{ScopeSetting, ServeArgs, default, env};
+use crate::export;
 use crate::policy::{
     AuthScheme, Decision, PolicyRuntime, RequestFacts, Settings, TokenFacts, TokenRules,
 };
@@ -102,6 +103,31 @@ pub enum TokenCommand {
         #[arg(long)]
         token: Option<String>,
     },
+    /// Write the proxy-wasm filter's configuration: the live tokens as keyed digests,
+    /// with the gateway settings given as to `serve` (the same flags and TOKENGATE_*
+    /// variables). The HMAC key is never in it; `--key-out` writes it to a file of its
+    /// own, for the proxy's secret store.
+    Export {
+        /// What to export for.
+        #[arg(long = "for", value_enum)]
+        target: ExportTarget,
+        /// File to write the configuration to (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// File to write the filter's HMAC key to (hex, mode 0600).
+        #[arg(long)]
+        key_out: Option<PathBuf>,
+        /// The gateway settings the filter applies.
+        #[command(flatten)]
+        settings: Box<ServeArgs>,
+    },
+}
+
+/// Consumers of `tokengate token export`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportTarget {
+    /// The Envoy-style proxy-wasm filter (`policy/proxy-wasm`).
+    ProxyWasm,
 }
 
 /// `tokengate token create`.
@@ -365,6 +391,31 @@ fn token(command: TokenCommand) -> Result<()> {
             }
             Ok(())
         }
+        TokenCommand::Export {
+            target: ExportTarget::ProxyWasm,
+            out,
+            key_out,
+            settings,
+        } => {
+            let config = settings.into_config()?;
+            let store = Store::open(&config.data_dir).with_context(|| {
+                format!("opening the data directory {}", config.data_dir.display())
+            })?;
+            let filter = export::FilterSettings::from_config(&config);
+            let exported = export::proxy_wasm_config(&store, &filter)?;
+            let text = serde_json::to_string_pretty(&exported)?;
+            match out {
+                Some(path) => std::fs::write(&path, text + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{text}"),
+            }
+            if let Some(path) = key_out {
+                let key = export::filter_key(&config.data_dir)?;
+                write_private(&path, key.expose())
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(())
+        }
         TokenCommand::Revoke { data, id, token } => {
             let store = open_store(&data)?;
             let revoked = match (id, token) {
@@ -385,6 +436,20 @@ fn token(command: TokenCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Writes a secret to a new file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")
 }
 
 /// `time` (epoch ms) as `YYYY-MM-DDTHH:MM:SS.mmmZ`.

@@ -51,6 +51,8 @@ pub mod env {
     pub const BODY_LIMIT: &str = "TOKENGATE_BODY_LIMIT";
     /// Upstream response-header timeout, seconds.
     pub const UPSTREAM_TIMEOUT: &str = "TOKENGATE_UPSTREAM_TIMEOUT";
+    /// Time a client has to complete the TLS handshake and send a request's headers, seconds.
+    pub const HEADER_TIMEOUT: &str = "TOKENGATE_HEADER_TIMEOUT";
 }
 
 /// Defaults, as clap shows them in `--help`.
@@ -65,6 +67,8 @@ pub mod default {
     pub const BODY_LIMIT: &str = "1048576";
     /// Upstream timeout, seconds.
     pub const UPSTREAM_TIMEOUT: &str = "30";
+    /// Header timeout, seconds.
+    pub const HEADER_TIMEOUT: &str = "10";
     /// Rate limit (off).
     pub const RATE_LIMIT: &str = "0";
 }
@@ -72,8 +76,6 @@ pub mod default {
 /// Fixed limits that protect the listener (not settings: no one needs to change them).
 pub mod limits {
     use std::time::Duration;
-    /// Time a client has to send a request's headers.
-    pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
     /// Largest request head (request line + headers) read, bytes; beyond it: 431.
     pub const MAX_HEADER_BYTES: usize = 64 * 1024;
     /// Time in-flight requests get to finish at shutdown.
@@ -201,6 +203,9 @@ pub struct Config {
     pub body_limit: usize,
     /// Time the upstream has to answer with response headers.
     pub upstream_timeout: Duration,
+    /// Time a client has, from connecting, to finish the TLS handshake and send a
+    /// request's headers (and, between requests, the next one's).
+    pub header_timeout: Duration,
 }
 
 /// A setting that cannot be used.
@@ -280,6 +285,10 @@ pub struct ServeArgs {
     /// Seconds the upstream has to start answering (504 after).
     #[arg(long, env = env::UPSTREAM_TIMEOUT, default_value = default::UPSTREAM_TIMEOUT)]
     pub upstream_timeout: f64,
+    /// Seconds a client has to send a request's headers (and finish the TLS
+    /// handshake) before the connection is closed.
+    #[arg(long, env = env::HEADER_TIMEOUT, default_value = default::HEADER_TIMEOUT)]
+    pub header_timeout: f64,
 }
 
 impl ServeArgs {
@@ -350,6 +359,15 @@ impl ServeArgs {
                 "must be a number of seconds above 0 and at most 86400",
             ));
         }
+        if !(self.header_timeout.is_finite() && self.header_timeout > 0.0)
+            || self.header_timeout > 3_600.0
+        {
+            return Err(invalid(
+                env::HEADER_TIMEOUT,
+                "header-timeout",
+                "must be a number of seconds above 0 and at most 3600",
+            ));
+        }
         for (path, variable, flag) in [
             (tls.as_ref().map(|t| &t.cert), env::TLS_CERT, "tls-cert"),
             (tls.as_ref().map(|t| &t.key), env::TLS_KEY, "tls-key"),
@@ -382,6 +400,7 @@ impl ServeArgs {
             upstream_ca: self.upstream_ca,
             body_limit: self.body_limit,
             upstream_timeout: Duration::from_secs_f64(self.upstream_timeout),
+            header_timeout: Duration::from_secs_f64(self.header_timeout),
         })
     }
 }
@@ -407,6 +426,7 @@ impl Config {
             upstream_ca: None,
             body_limit: 1 << 20,
             upstream_timeout: 30.0,
+            header_timeout: 10.0,
         }
         .into_config()
     }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod gateway;
 pub mod health;
 pub mod index;

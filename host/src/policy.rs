@@ -23,8 +23,8 @@ mod bindings {
 
 use bindings::exports::tokengate::policy::decide as wit;
 pub use wit::{
-    Allowed, AuthScheme, CanonicalTarget, CompileError, ConditionCheck, Decision, DenyReason,
-    Denied, LineCheck, Problem, RequestFacts, Scope, Settings, TargetError, TargetRefusal,
+    Allowed, AuthScheme, CanonicalTarget, CompileError, ConditionCheck, Decision, Denied,
+    DenyReason, LineCheck, Problem, RequestFacts, Scope, Settings, TargetError, TargetRefusal,
     TokenFacts,
 };
 
@@ -191,9 +191,7 @@ impl PolicyRuntime {
     }
 
     fn instantiate(&self) -> Result<Instance, PolicyError> {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(MEMORY_LIMIT)
-            .build();
+        let limits = StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT).build();
         let compiled = self.shared.compiled;
         let mut store = Store::new(&compiled.engine, Limits(limits));
         store.limiter(|limits| &mut limits.0);
@@ -225,10 +223,11 @@ impl PolicySession {
         public_base: &str,
     ) -> Result<Result<CanonicalTarget, TargetError>, PolicyError> {
         self.call(CALL_DEADLINE_TICKS, |instance| {
-            instance
-                .policy
-                .tokengate_policy_decide()
-                .call_canonicalize(&mut instance.store, target, public_base)
+            instance.policy.tokengate_policy_decide().call_canonicalize(
+                &mut instance.store,
+                target,
+                public_base,
+            )
         })
     }
 

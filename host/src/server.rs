@@ -14,13 +14,14 @@ use hyper_util::server::graceful::GracefulShutdown;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsFiles;
-use crate::config::limits::{HEADER_READ_TIMEOUT, MAX_HEADER_BYTES, SHUTDOWN_GRACE, TOKEN_REFRESH};
+use crate::config::limits::{MAX_HEADER_BYTES, SHUTDOWN_GRACE, TOKEN_REFRESH};
 use crate::gateway::App;
+use crate::response::BoxError;
 
 /// Why the listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -48,12 +49,12 @@ fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServeError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-fn connection_builder() -> auto::Builder<TokioExecutor> {
+fn connection_builder(header_timeout: Duration) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(header_timeout)
         .max_buf_size(MAX_HEADER_BYTES);
     builder
         .http2()
@@ -70,7 +71,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let tls = app.config().tls.as_ref().map(tls_acceptor).transpose()?;
-    let builder = connection_builder();
+    let header_timeout = app.config().header_timeout;
+    let builder = connection_builder(header_timeout);
     let graceful = GracefulShutdown::new();
     let refresher = {
         let app = app.clone();
@@ -97,11 +99,17 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let deadline = tokio::time::Instant::now() + header_timeout;
+        let first_request = Arc::new(Notify::new());
         let app = app.clone();
-        let service = service_fn(move |request| {
-            let app = app.clone();
-            async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
-        });
+        let service = {
+            let first_request = Arc::clone(&first_request);
+            service_fn(move |request| {
+                first_request.notify_one();
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
+            })
+        };
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
@@ -109,13 +117,12 @@ pub async fn serve(
             let served = match tls {
                 None => {
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(connection.into_owned()).await
+                    let connection = watcher.watch(connection.into_owned());
+                    with_first_request_by(deadline, &first_request, connection).await
                 }
                 Some(acceptor) => {
                     let stream =
-                        match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream))
-                            .await
-                        {
+                        match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
                             Ok(Ok(stream)) => stream,
                             Ok(Err(err)) => {
                                 tracing::debug!(%peer, error = %err, "TLS handshake failed");
@@ -124,11 +131,16 @@ pub async fn serve(
                             Err(_) => return,
                         };
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(connection.into_owned()).await
+                    let connection = watcher.watch(connection.into_owned());
+                    with_first_request_by(deadline, &first_request, connection).await
                 }
             };
-            if let Err(err) = served {
-                tracing::debug!(%peer, error = %err, "connection ended with an error");
+            match served {
+                Some(Ok(())) => {}
+                Some(Err(err)) => {
+                    tracing::debug!(%peer, error = %err, "connection ended with an error");
+                }
+                None => tracing::debug!(%peer, "no request before the header timeout; closed"),
             }
         });
     }
@@ -144,6 +156,27 @@ pub async fn serve(
     app.shutdown().await;
     tracing::info!("audit log flushed; stopped");
     Ok(())
+}
+
+/// Runs `connection`, but drops it (closing the socket) if no request has started
+/// by `deadline`. hyper's HTTP/1 header timeout only starts once the protocol is
+/// known, which takes the first bytes (24 of them for a client inside the HTTP/2
+/// preface): without this a client that sends nothing holds its connection for ever.
+async fn with_first_request_by(
+    deadline: tokio::time::Instant,
+    first_request: &Notify,
+    connection: impl Future<Output = Result<(), BoxError>>,
+) -> Option<Result<(), BoxError>> {
+    tokio::pin!(connection);
+    tokio::select! {
+        served = &mut connection => return Some(served),
+        started = tokio::time::timeout_at(deadline, first_request.notified()) => {
+            if started.is_err() {
+                return None;
+            }
+        }
+    }
+    Some(connection.await)
 }
 
 /// A gateway serving in the background (tests and the demo).

@@ -15,7 +15,10 @@ fn component_has_exports_only() -> wasmtime::Result<()> {
     let component = Component::new(&engine, COMPONENT)?;
     let ty = component.component_type();
     let imports: Vec<&str> = ty.imports(&engine).map(|(name, _)| name).collect();
-    assert!(imports.is_empty(), "the policy must import nothing, found {imports:?}");
+    assert!(
+        imports.is_empty(),
+        "the policy must import nothing, found {imports:?}"
+    );
     let exports: Vec<&str> = ty.exports(&engine).map(|(name, _)| name).collect();
     assert_eq!(exports, ["tokengate:policy/decide@0.1.0"]);
     Ok(())

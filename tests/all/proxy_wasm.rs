@@ -1020,3 +1020,59 @@ fn audit_records_are_sent_to_the_intake_until_taken() -> Result<(), String> {
     );
     Ok(())
 }
+
+/// What `tokengate token export --for proxy-wasm` writes, from a real store,
+/// configures the filter with the key handed over separately, and the filter
+/// then admits the token where its line allows and refuses it elsewhere.
+#[test]
+fn the_gateways_export_configures_the_filter() -> Result<(), String> {
+    use tokengate::export::{FilterSettings, filter_key, proxy_wasm_config};
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let store = tokengate::store::Store::open(dir.path()).map_err(|e| e.to_string())?;
+    let policy = tokengate::policy::PolicyRuntime::new().map_err(|e| e.to_string())?;
+    let request = json!({
+        "label": "export", "userName": "admin",
+        "limitTo": ".*/rest/api/space.*",
+    });
+    let (created, _) =
+        tokengate::admin::create(&store, &policy, &request, "test").map_err(|e| e.to_string())?;
+    let token = created["token"]
+        .as_str()
+        .ok_or("no token value")?
+        .to_owned();
+    let id = created["id"].as_str().ok_or("no token id")?.to_owned();
+
+    let settings = FilterSettings {
+        auth_mode: AuthMode::Basic,
+        scope: tokengate::config::ScopeSetting::Rest,
+        public_base: "https://wiki.example.com".into(),
+        trusted_proxies: Vec::new(),
+        identity_header: http::HeaderName::from_static("x-forwarded-user"),
+        admins: Vec::new(),
+        passthrough: false,
+        body_limit: 1 << 20,
+        audit: None,
+    };
+    let exported = proxy_wasm_config(&store, &settings).map_err(|e| e.to_string())?;
+    assert!(
+        !exported.to_string().contains(&token),
+        "the export must carry digests only"
+    );
+    let key = filter_key(dir.path()).map_err(|e| e.to_string())?;
+    assert!(!exported.to_string().contains(key.expose()));
+
+    let mut filter = Filter::with_vm_configuration(key.expose())?;
+    let root = filter.configure(&exported).map_err(|e| e.join("\n"))?;
+    let allowed = filter.send(
+        root,
+        Send::get("/rest/api/space/KEY").basic("admin", &token),
+    )?;
+    assert_eq!(allowed.actions, [Action::Continue]);
+    assert_eq!(allowed.audit()?["tokenId"], id.as_str());
+    let refused = filter.send(
+        root,
+        Send::get("/rest/api/content/1").basic("admin", &token),
+    )?;
+    assert_eq!(refused.audit()?["reason"], "no-matching-rule");
+    Ok(())
+}

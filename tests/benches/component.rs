@@ -66,7 +66,12 @@ fn decide(c: &mut Criterion) {
     }
     group.finish();
     c.bench_function("component-canonicalize", |b| {
-        b.iter(|| session.canonicalize(black_box("/rest/api/space/KEY9/./property?expand=a%2cb"), BASE))
+        b.iter(|| {
+            session.canonicalize(
+                black_box("/rest/api/space/KEY9/./property?expand=a%2cb"),
+                BASE,
+            )
+        })
     });
 }
 

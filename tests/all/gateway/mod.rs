@@ -10,6 +10,8 @@ mod forwarding;
 mod hostile;
 mod persistence;
 mod rules;
+mod slow_clients;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
