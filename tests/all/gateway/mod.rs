@@ -6,6 +6,7 @@
 
 mod admin;
 mod auth;
+mod binary;
 mod forwarding;
 mod hostile;
 mod persistence;

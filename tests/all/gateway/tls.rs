@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, Version};
@@ -13,12 +14,15 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokengate::config::TlsFiles;
-use tokio::net::TcpListener;
+use tokio::io::AsyncReadExt as _;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use super::{Harness, Reply, basic, raw};
+
+const HEADER_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// The names every test certificate is valid for.
 fn local_names() -> Vec<String> {
@@ -36,7 +40,20 @@ fn ring() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A rustls client that trusts only the certificates in `ca_pem`.
+/// A rustls client configuration that trusts only the certificates in `ca_pem`.
+fn trusting(ca_pem: &Path) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_pem).expect("CA file") {
+        roots.add(cert.expect("CA certificate")).expect("CA added");
+    }
+    rustls::ClientConfig::builder_with_provider(ring())
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+/// An HTTPS client that trusts only the certificates in `ca_pem`.
 fn client_trusting(
     ca_pem: &Path,
     http2: bool,
@@ -44,17 +61,8 @@ fn client_trusting(
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     Full<Bytes>,
 > {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca_pem).expect("CA file") {
-        roots.add(cert.expect("CA certificate")).expect("CA added");
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(ring())
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
+        .with_tls_config(trusting(ca_pem))
         .https_only();
     let connector = if http2 {
         builder.enable_http2().build()
@@ -71,7 +79,7 @@ async fn completed_audit(h: &Harness) -> tokengate::audit::AuditRow {
         if record.latency_ms.is_some() {
             return record;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the audit record was not completed: {:?}", h.last_audit());
 }
@@ -104,6 +112,7 @@ async fn the_listener_serves_https_with_the_configured_certificate_and_refuses_p
             cert: cert.clone(),
             key,
         });
+        c.header_timeout = HEADER_TIMEOUT;
     })
     .await;
     let token = h.user_token("alice", ".*/rest/api/space");
@@ -162,6 +171,22 @@ async fn the_listener_serves_https_with_the_configured_certificate_and_refuses_p
             .is_err()
     );
     assert_eq!(h.last_audit().id, audited);
+
+    // A client that completes the handshake and then sends nothing is closed at the
+    // header timeout.
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(trusting(&cert)));
+    let tcp = TcpStream::connect(h.addr).await.expect("connect");
+    let name = ServerName::try_from("127.0.0.1").expect("name");
+    let mut silent = connector.connect(name, tcp).await.expect("handshake");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut answer)).await;
+    let open_for = started.elapsed();
+    assert!(
+        open_for < HEADER_TIMEOUT + Duration::from_secs(2),
+        "a silent TLS client was kept {open_for:?}"
+    );
+    assert!(answer.is_empty(), "{answer:?}");
     h.stop().await;
 }
 
