@@ -223,14 +223,14 @@ impl App {
                 reason: "metrics".into(),
             };
         }
-        if matches!(*request.method(), Method::GET | Method::HEAD) {
-            if let Some(response) = crate::web::asset(path) {
-                return Outcome {
-                    response,
-                    decision: "internal",
-                    reason: "web".into(),
-                };
-            }
+        if matches!(*request.method(), Method::GET | Method::HEAD)
+            && let Some(response) = crate::web::asset(path)
+        {
+            return Outcome {
+                response,
+                decision: "internal",
+                reason: "web".into(),
+            };
         }
         // Requests with both Content-Length and Transfer-Encoding never get here as
         // such: hyper's HTTP/1 parser lets chunked win, drops the length and closes
