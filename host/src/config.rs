@@ -86,26 +86,13 @@ pub mod limits {
     pub const ADMIN_BODY_LIMIT: usize = 64 * 1024;
 }
 
-/// Which `Authorization` schemes carry tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AuthMode {
-    /// `Basic base64(USER:TOKEN)` only.
-    Basic,
-    /// `Bearer TOKEN` only (tokens bound to a user).
-    Bearer,
-    /// Both.
-    Both,
-}
+pub use tokengate_policy::credentials::AuthMode;
 
-impl AuthMode {
-    /// Whether Basic credentials carry tokens.
-    pub fn basic(self) -> bool {
-        matches!(self, Self::Basic | Self::Both)
-    }
-    /// Whether Bearer credentials carry tokens.
-    pub fn bearer(self) -> bool {
-        matches!(self, Self::Bearer | Self::Both)
-    }
+/// `--auth-mode`: the policy's [`AuthMode`], with its names listed in `--help`.
+fn auth_mode_parser() -> impl clap::builder::TypedValueParser<Value = AuthMode> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["basic", "bearer", "both"])
+        .try_map(|text| text.parse::<AuthMode>())
 }
 
 /// Which paths tokens may reach.
@@ -246,7 +233,7 @@ pub struct ServeArgs {
     #[arg(long, env = env::DATA_DIR, default_value = default::DATA_DIR)]
     pub data_dir: PathBuf,
     /// Which Authorization schemes carry tokens.
-    #[arg(long, env = env::AUTH_MODE, value_enum, default_value = "basic")]
+    #[arg(long, env = env::AUTH_MODE, default_value = "basic", value_parser = auth_mode_parser())]
     pub auth_mode: AuthMode,
     /// Paths tokens may reach: `rest` (/rest/*) or `extender` (/rest/extender/*).
     #[arg(long, env = env::SCOPE, value_enum, default_value = "rest")]

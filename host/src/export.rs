@@ -110,11 +110,7 @@ pub fn proxy_wasm_config(store: &Store, settings: &FilterSettings) -> Result<Val
     }
     let mut config = json!({
         "format": PROXY_WASM_FORMAT,
-        "authMode": match settings.auth_mode {
-            AuthMode::Basic => "basic",
-            AuthMode::Bearer => "bearer",
-            AuthMode::Both => "both",
-        },
+        "authMode": settings.auth_mode.as_str(),
         "scope": match settings.scope {
             ScopeSetting::Rest => "rest",
             ScopeSetting::Extender => "extender",

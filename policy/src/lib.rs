@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod condition;
+pub mod credentials;
 mod decision;
 mod explain;
 mod facts;

@@ -7,10 +7,10 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use tokengate_policy::{CompileError, Rules, Scope};
 
-use crate::credentials::AuthMode;
 use crate::gate::Gate;
 use crate::key::{Digest, KeyError, ServerKey};
 use crate::tokens::{Token, TokenTable};
+use tokengate_policy::credentials::AuthMode;
 
 /// The configuration format this filter reads (`format` in the JSON).
 pub const FORMAT: &str = "tokengate-proxy-wasm/1";

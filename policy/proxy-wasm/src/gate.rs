@@ -10,10 +10,10 @@ use tokengate_policy::{
 use crate::audit::{self, Record};
 use crate::client;
 use crate::config::Settings;
-use crate::credentials::{self, Credentials, Presented};
 use crate::key::{Digest, ServerKey};
 use crate::refusal::{LocalResponse, Refusal};
 use crate::tokens::{Lookup, Token, TokenTable};
+use tokengate_policy::credentials::{self, Credentials, Presented};
 
 /// Where the gateway serves its admin API; the filter forwards token requests there only
 /// for configured admins using their own tokens, as the gateway answers them.

@@ -6,7 +6,6 @@
 pub mod audit;
 pub mod client;
 pub mod config;
-pub mod credentials;
 pub mod gate;
 pub mod key;
 pub mod refusal;

@@ -1,7 +1,7 @@
 //! The responses the filter sends itself, byte for byte the gateway's
 //! (`host/src/response.rs`): one status per kind of refusal, decided here only.
 
-use crate::credentials::AuthMode;
+use tokengate_policy::credentials::AuthMode;
 
 /// Why the filter answers a request itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,5 +1,5 @@
-//! Reading token credentials from the `Authorization` header under the configured auth
-//! mode, exactly as the gateway does (`host/src/auth.rs`).
+//! Reading token credentials from `Authorization` headers under the configured auth
+//! mode: one parser for the gateway and the proxy-wasm filter, so both read a header alike.
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -18,6 +18,15 @@ pub enum AuthMode {
 }
 
 impl AuthMode {
+    /// The name used in configuration: `basic`, `bearer` or `both`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Bearer => "bearer",
+            Self::Both => "both",
+        }
+    }
+
     /// Whether Basic credentials carry tokens.
     pub fn basic(self) -> bool {
         matches!(self, Self::Basic | Self::Both)
@@ -25,6 +34,19 @@ impl AuthMode {
     /// Whether Bearer credentials carry tokens.
     pub fn bearer(self) -> bool {
         matches!(self, Self::Bearer | Self::Both)
+    }
+}
+
+impl std::str::FromStr for AuthMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "basic" => Ok(Self::Basic),
+            "bearer" => Ok(Self::Bearer),
+            "both" => Ok(Self::Both),
+            other => Err(format!("`{other}` is not basic, bearer or both")),
+        }
     }
 }
 
@@ -73,7 +95,7 @@ pub fn presented(values: &[&[u8]], mode: AuthMode) -> Presented {
         [value] => *value,
         _ => return Presented::Malformed("several Authorization headers"),
     };
-    // The gateway's `HeaderValue::to_str`: visible ASCII, space and tab.
+    // As `http::HeaderValue::to_str` reads it: visible ASCII, space and tab.
     let visible = value
         .iter()
         .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b));
