@@ -19,7 +19,8 @@ export const webDir = join(root, 'web');
 export const vectorsDir = join(root, 'tests', 'vectors');
 export const screenshotDir = join(root, 'target', 'screenshots');
 export const componentPath = join(here, 'gen', 'policy.wasm');
-export const gatewayBinary = process.env.TOKENGATE_BIN ?? join(root, 'target', 'debug', 'tokengate');
+export const gatewayBinary =
+  process.env.TOKENGATE_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug', 'tokengate');
 
 /** The component bytes (written by `write-policy-component`, see .ci/run). */
 export function componentBytes() {
