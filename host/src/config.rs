@@ -337,24 +337,18 @@ impl ServeArgs {
         if self.body_limit == 0 {
             return Err(invalid(env::BODY_LIMIT, "body-limit", "must be above 0"));
         }
-        if !(self.upstream_timeout.is_finite() && self.upstream_timeout > 0.0)
-            || self.upstream_timeout > 86_400.0
-        {
-            return Err(invalid(
-                env::UPSTREAM_TIMEOUT,
-                "upstream-timeout",
-                "must be a number of seconds above 0 and at most 86400",
-            ));
-        }
-        if !(self.header_timeout.is_finite() && self.header_timeout > 0.0)
-            || self.header_timeout > 3_600.0
-        {
-            return Err(invalid(
-                env::HEADER_TIMEOUT,
-                "header-timeout",
-                "must be a number of seconds above 0 and at most 3600",
-            ));
-        }
+        let upstream_timeout = seconds(
+            self.upstream_timeout,
+            86_400.0,
+            env::UPSTREAM_TIMEOUT,
+            "upstream-timeout",
+        )?;
+        let header_timeout = seconds(
+            self.header_timeout,
+            3_600.0,
+            env::HEADER_TIMEOUT,
+            "header-timeout",
+        )?;
         for (path, variable, flag) in [
             (tls.as_ref().map(|t| &t.cert), env::TLS_CERT, "tls-cert"),
             (tls.as_ref().map(|t| &t.key), env::TLS_KEY, "tls-key"),
@@ -386,8 +380,8 @@ impl ServeArgs {
             tls,
             upstream_ca: self.upstream_ca,
             body_limit: self.body_limit,
-            upstream_timeout: Duration::from_secs_f64(self.upstream_timeout),
-            header_timeout: Duration::from_secs_f64(self.header_timeout),
+            upstream_timeout,
+            header_timeout,
         })
     }
 }
@@ -431,6 +425,24 @@ fn is_hop_by_hop_or_reserved(name: &HeaderName) -> bool {
             "x-forwarded-host",
         ]
         .contains(&name.as_str())
+}
+
+/// A duration setting in seconds: above 0 and at most `max`.
+fn seconds(
+    value: f64,
+    max: f64,
+    variable: &'static str,
+    flag: &'static str,
+) -> Result<Duration, ConfigError> {
+    if value.is_finite() && value > 0.0 && value <= max {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(invalid(
+            variable,
+            flag,
+            format!("must be a number of seconds above 0 and at most {max}"),
+        ))
+    }
 }
 
 fn parse_upstream(text: &str) -> Result<Upstream, ConfigError> {
