@@ -7,7 +7,7 @@ use http::request::Parts;
 use http::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::audit::{AuditFilter, query};
+use crate::audit::AuditFilter;
 use crate::config::limits::ADMIN_BODY_LIMIT;
 use crate::gateway::{ADMIN_PREFIX, Gateway};
 use crate::policy::{CanonicalTarget, CompileError, PolicyRuntime};
@@ -35,14 +35,14 @@ pub async fn handle(
     let mode = gateway.config.auth_mode;
     let name = target.path.strip_prefix(ADMIN_PREFIX).unwrap_or_default();
     let result = match (name, &parts.method) {
-        ("get", &Method::GET) => list(gateway, target),
-        ("audit", &Method::GET) => audit(gateway, target),
+        ("get", &Method::GET) => list(gateway, target).await,
+        ("audit", &Method::GET) => audit(gateway, target).await,
         ("set", &Method::POST) => match read_json(body).await {
-            Ok(request) => create(&gateway.store, &gateway.policy, &request, actor),
+            Ok(request) => create(&gateway.store, &gateway.policy, &request, actor).await,
             Err(err) => Err(err),
         },
         ("delete", &Method::DELETE) => match read_json(body).await {
-            Ok(request) => delete(gateway, &request),
+            Ok(request) => delete(gateway, &request).await,
             Err(err) => Err(err),
         },
         ("get" | "audit" | "set" | "delete", _) => Err(GatewayError::MethodNotAllowed),
@@ -124,11 +124,12 @@ pub fn token_json(row: &TokenRow) -> Value {
     })
 }
 
-fn list(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
+async fn list(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
     let (start_at, max_results) = page(target)?;
     let (rows, total) = gateway
         .store
         .list(start_at, max_results, false)
+        .await
         .map_err(unavailable)?;
     let tokens: Vec<Value> = rows.iter().map(token_json).collect();
     Ok((
@@ -143,7 +144,7 @@ fn list(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
     ))
 }
 
-fn audit(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
+async fn audit(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
     let (start_at, max_results) = page(target)?;
     let text = |name: &str| {
         param(target, name)
@@ -162,8 +163,9 @@ fn audit(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
     };
     let (records, total) = gateway
         .store
-        .with_conn(|conn| query(conn, &filter))
-        .map_err(|err| unavailable(err.into()))?;
+        .query_audit(&filter)
+        .await
+        .map_err(unavailable)?;
     Ok((
         json!({
             "records": records,
@@ -207,7 +209,7 @@ pub fn compile_messages(error: &CompileError) -> Vec<String> {
 
 /// Validates a `set` request (the seed's three shapes) and creates the token.
 /// Shared with `tokengate token create`.
-pub fn create(store: &Store, policy: &PolicyRuntime, request: &Value, actor: &str) -> Answer {
+pub async fn create(store: &Store, policy: &PolicyRuntime, request: &Value, actor: &str) -> Answer {
     if !request.is_object() {
         return Err(GatewayError::BadRequest(
             "the body must be a JSON object".into(),
@@ -263,15 +265,17 @@ pub fn create(store: &Store, policy: &PolicyRuntime, request: &Value, actor: &st
         return Err(GatewayError::Invalid(problems));
     }
     let valid_until = (days > 0).then(|| crate::now_ms().saturating_add(days * DAY_MS));
-    let created = store.create(NewToken {
-        label,
-        user,
-        limit_to: lines.join("\n"),
-        ip: ip.trim().to_owned(),
-        valid_until,
-        value,
-        created_by: Some(actor.to_owned()),
-    });
+    let created = store
+        .create(NewToken {
+            label,
+            user,
+            limit_to: lines.join("\n"),
+            ip: ip.trim().to_owned(),
+            valid_until,
+            value,
+            created_by: Some(actor.to_owned()),
+        })
+        .await;
     let (token, value) = match created {
         Ok(created) => created,
         Err(StoreError::Duplicate) => {
@@ -297,11 +301,11 @@ pub fn create(store: &Store, policy: &PolicyRuntime, request: &Value, actor: &st
     ))
 }
 
-fn delete(gateway: &Gateway, request: &Value) -> Answer {
+async fn delete(gateway: &Gateway, request: &Value) -> Answer {
     let revoked = if let Some(id) = string_field(request, "id")? {
-        gateway.store.revoke_id(&id)
+        gateway.store.revoke_id(&id).await
     } else if let Some(value) = string_field(request, "token")? {
-        gateway.store.revoke_value(&value)
+        gateway.store.revoke_value(&value).await
     } else {
         return Err(GatewayError::BadRequest(
             "give the token's \"id\" or its \"token\" value".into(),
@@ -310,7 +314,6 @@ fn delete(gateway: &Gateway, request: &Value) -> Answer {
     match revoked.map_err(unavailable)? {
         Some(token) => {
             gateway.policy.forget(&token.id);
-            gateway.limiter.forget(&token.id);
             Ok((
                 json!({ "status": "ok", "id": token.id }),
                 Some(format!("revoked token {}", token.id)),

@@ -1,24 +1,21 @@
 //! The audit log: one record per token-authenticated request and per admin action,
 //! committed before an allowed request is forwarded, with group commit.
 //!
-//! A dedicated writer thread owns a SQLite connection (WAL, `synchronous=FULL`),
-//! takes every pending record from its channel, commits them in one transaction and
-//! answers each waiter, so concurrent requests share one fsync. The upstream status
-//! and latency are not known before forwarding: they are filled into the same row
-//! afterwards by a `Completion` (no waiter; a crash in between leaves them empty).
+//! A writer task takes every pending record from its channel, has the store's
+//! backend commit them in one transaction and answers each waiter, so concurrent
+//! requests share one commit (one fsync with SQLite, one round trip with
+//! PostgreSQL). The upstream status and latency are not known before forwarding:
+//! they are filled into the same row afterwards by a `Completion` (no waiter; a
+//! crash in between leaves them empty).
 
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc;
-use std::thread;
 use std::time::Instant;
 
-use rusqlite::{Connection, params, params_from_iter};
 use serde::Serialize;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
-use crate::store::{self, StoreError};
+use crate::store::Backend;
 
 /// Most records committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -80,13 +77,46 @@ pub struct Completion {
     pub reason: Option<String>,
 }
 
+/// One write of a batch, as a backend commits it.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// A new record (and, if it counts, a use of its token).
+    Append(Box<AuditRecord>),
+    /// The outcome of a record written earlier.
+    Complete(Completion),
+}
+
+/// Uses to count per token in one batch: how many, and the newest time and address.
+pub fn uses(batch: &[Write]) -> Vec<(&str, i64, i64, &str)> {
+    let mut uses: std::collections::BTreeMap<&str, (i64, i64, &str)> = Default::default();
+    for write in batch {
+        if let Write::Append(record) = write
+            && record.count_use
+            && let Some(token_id) = &record.token_id
+        {
+            let entry = uses
+                .entry(token_id)
+                .or_insert((0, record.time, &record.client_ip));
+            entry.0 += 1;
+            if record.time >= entry.1 {
+                entry.1 = record.time;
+                entry.2 = &record.client_ip;
+            }
+        }
+    }
+    // Ordered by token id, so concurrent batches lock rows in the same order.
+    uses.into_iter()
+        .map(|(id, (count, time, ip))| (id, count, time, ip))
+        .collect()
+}
+
 /// The audit log could not take a record: the request is refused (503).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuditError {
-    /// SQLite refused the batch.
+    /// The database refused the batch.
     #[error("the audit log cannot be written: {0}")]
     Write(String),
-    /// The writer thread is gone.
+    /// The writer task is gone.
     #[error("the audit writer has stopped")]
     Stopped,
 }
@@ -99,10 +129,10 @@ enum Job {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// The handle requests use to reach the writer thread; cheap to clone.
+/// The handle requests use to reach the writer task; cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::UnboundedSender<Job>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -112,19 +142,11 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
-    /// Opens the writer's own connection and starts the writer thread.
-    pub fn start(db_path: &Path, metrics: Arc<Metrics>) -> Result<Self, StoreError> {
-        let conn = store::connect(db_path)?;
-        let (jobs, queue) = mpsc::channel();
-        thread::Builder::new()
-            .name("audit-writer".into())
-            .spawn(move || write_loop(conn, queue, &metrics))
-            .map_err(|source| StoreError::Io {
-                what: "starting the audit writer for",
-                path: db_path.to_owned(),
-                source,
-            })?;
-        Ok(Self { jobs })
+    /// Starts the writer task on the current runtime.
+    pub fn start(backend: Arc<dyn Backend>, metrics: Arc<Metrics>) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(backend, queue, metrics));
+        Self { jobs }
     }
 
     /// Appends a record and waits until it is committed; returns its id.
@@ -161,111 +183,60 @@ impl AuditLog {
     }
 }
 
-fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>, metrics: &Metrics) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+async fn write_loop(
+    backend: Arc<dyn Backend>,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    metrics: Arc<Metrics>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => jobs.push(job),
                 Err(_) => break,
             }
         }
-        let started = Instant::now();
-        let result = commit(&mut conn, &batch);
-        metrics.observe_audit_commit(started.elapsed());
-        if let Err(err) = &result {
-            tracing::error!(error = %err, records = batch.len(), "audit commit failed");
-        }
-        let mut ids = result.as_ref().ok().map(|ids| ids.iter());
-        let mut stop = false;
-        for job in batch {
+        let mut batch = Vec::with_capacity(jobs.len());
+        let mut waiters = Vec::with_capacity(jobs.len());
+        let mut done = Vec::new();
+        let mut stop = None;
+        for job in jobs {
             match job {
-                Job::Append(_, reply) => {
-                    let answer = match (&result, ids.as_mut().and_then(Iterator::next)) {
-                        (Ok(_), Some(id)) => Ok(*id),
-                        (Err(err), _) => Err(AuditError::Write(err.to_string())),
-                        (Ok(_), None) => Err(AuditError::Write("lost record id".into())),
-                    };
-                    let _ = reply.send(answer);
+                Job::Append(record, reply) => {
+                    batch.push(Write::Append(record));
+                    waiters.push(reply);
                 }
-                Job::Complete(_) => {}
-                Job::Flush(reply) => {
-                    let _ = reply.send(());
-                }
-                Job::Shutdown(reply) => {
-                    let _ = reply.send(());
-                    stop = true;
-                }
+                Job::Complete(completion) => batch.push(Write::Complete(completion)),
+                Job::Flush(reply) => done.push(reply),
+                Job::Shutdown(reply) => stop = Some(reply),
             }
         }
-        if stop {
+        if !batch.is_empty() {
+            let records = batch.len();
+            let started = Instant::now();
+            let result = backend.commit_audit(batch).await;
+            metrics.observe_audit_commit(started.elapsed());
+            if let Err(err) = &result {
+                tracing::error!(error = %err, records, "audit commit failed");
+            }
+            let mut ids = result.as_ref().ok().map(|ids| ids.iter());
+            for reply in waiters {
+                let answer = match (&result, ids.as_mut().and_then(Iterator::next)) {
+                    (Ok(_), Some(id)) => Ok(*id),
+                    (Err(err), _) => Err(AuditError::Write(err.to_string())),
+                    (Ok(_), None) => Err(AuditError::Write("lost record id".into())),
+                };
+                let _ = reply.send(answer);
+            }
+        }
+        for reply in done {
+            let _ = reply.send(());
+        }
+        if let Some(reply) = stop {
+            let _ = reply.send(());
             break;
         }
     }
-}
-
-/// Writes one batch in one transaction; the ids of its appended records, in order.
-fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
-    let tx = conn.transaction()?;
-    let mut ids = Vec::new();
-    for job in batch {
-        match job {
-            Job::Append(record, _) => ids.push(insert(&tx, record)?),
-            Job::Complete(done) => {
-                tx.execute(
-                    "UPDATE audit SET upstream_status = ?1, latency_ms = ?2,
-                         action = COALESCE(?3, action), reason = COALESCE(?4, reason)
-                     WHERE id = ?5",
-                    params![
-                        done.status,
-                        done.latency_ms,
-                        done.action,
-                        done.reason,
-                        done.id
-                    ],
-                )?;
-            }
-            Job::Flush(_) | Job::Shutdown(_) => {}
-        }
-    }
-    tx.commit()?;
-    Ok(ids)
-}
-
-/// Inserts one record (and counts the use) on `conn`; used by the writer and the CLI.
-pub fn insert(conn: &Connection, record: &AuditRecord) -> rusqlite::Result<i64> {
-    conn.execute(
-        "INSERT INTO audit (time, token_id, user, client_ip, method, url, decision, reason,
-             detail, line, line_text, action, upstream_status, latency_ms, component)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        params![
-            record.time,
-            record.token_id,
-            record.user,
-            record.client_ip,
-            record.method,
-            record.url,
-            record.decision,
-            record.reason,
-            record.detail,
-            record.line,
-            record.line_text,
-            record.action,
-            record.status,
-            record.latency_ms,
-            record.component
-        ],
-    )?;
-    let id = conn.last_insert_rowid();
-    if record.count_use
-        && let Some(token_id) = &record.token_id
-    {
-        conn.execute(
-            "UPDATE tokens SET counter = counter + 1, last_used = ?1, last_ip = ?2 WHERE id = ?3",
-            params![record.time, record.client_ip, token_id],
-        )?;
-    }
-    Ok(id)
 }
 
 /// Which records to return.
@@ -327,78 +298,48 @@ pub struct AuditRow {
     pub component: String,
 }
 
-/// Records matching `filter` (newest first, unless `after_id` is set) and their total.
-pub fn query(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result<(Vec<AuditRow>, u64)> {
-    let mut clauses = Vec::new();
-    let mut values: Vec<rusqlite::types::Value> = Vec::new();
-    let mut add = |clause: &str, value: rusqlite::types::Value| {
-        values.push(value);
-        clauses.push(clause.replace('?', &format!("?{}", values.len())));
-    };
-    if let Some(v) = &filter.token_id {
-        add("token_id = ?", v.clone().into());
+/// A value compared in an audit query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// A text column.
+    Text(String),
+    /// An integer column.
+    Int(i64),
+}
+
+impl AuditFilter {
+    /// The filter as `column operator value` conditions (joined with AND), for
+    /// each backend to render in its own placeholder syntax.
+    pub fn conditions(&self) -> Vec<(&'static str, &'static str, Param)> {
+        let mut conditions = Vec::new();
+        let text = |v: &String| Param::Text(v.clone());
+        if let Some(v) = &self.token_id {
+            conditions.push(("token_id", "=", text(v)));
+        }
+        if let Some(v) = &self.user {
+            conditions.push(("user", "=", text(v)));
+        }
+        if let Some(v) = self.from {
+            conditions.push(("time", ">=", Param::Int(v)));
+        }
+        if let Some(v) = self.to {
+            conditions.push(("time", "<", Param::Int(v)));
+        }
+        if let Some(v) = &self.decision {
+            conditions.push(("decision", "=", text(v)));
+        }
+        if let Some(v) = self.after_id {
+            conditions.push(("id", ">", Param::Int(v)));
+        }
+        conditions
     }
-    if let Some(v) = &filter.user {
-        add("user = ?", v.clone().into());
+
+    /// Oldest first when following (`after_id`), newest first otherwise.
+    pub fn order(&self) -> &'static str {
+        if self.after_id.is_some() {
+            "ASC"
+        } else {
+            "DESC"
+        }
     }
-    if let Some(v) = filter.from {
-        add("time >= ?", v.into());
-    }
-    if let Some(v) = filter.to {
-        add("time < ?", v.into());
-    }
-    if let Some(v) = &filter.decision {
-        add("decision = ?", v.clone().into());
-    }
-    if let Some(v) = filter.after_id {
-        add("id > ?", v.into());
-    }
-    let condition = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
-    let total: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM audit {condition}"),
-        params_from_iter(values.iter()),
-        |row| row.get(0),
-    )?;
-    let order = if filter.after_id.is_some() {
-        "ASC"
-    } else {
-        "DESC"
-    };
-    let n = values.len();
-    values.push(i64::try_from(filter.max_results).unwrap_or(i64::MAX).into());
-    values.push(i64::try_from(filter.start_at).unwrap_or(i64::MAX).into());
-    let mut statement = conn.prepare(&format!(
-        "SELECT id, time, token_id, user, client_ip, method, url, decision, reason, detail,
-                line, line_text, action, upstream_status, latency_ms, component
-         FROM audit {condition} ORDER BY id {order} LIMIT ?{} OFFSET ?{}",
-        n + 1,
-        n + 2
-    ))?;
-    let rows = statement
-        .query_map(params_from_iter(values.iter()), |row| {
-            Ok(AuditRow {
-                id: row.get(0)?,
-                time: row.get(1)?,
-                token_id: row.get(2)?,
-                user: row.get(3)?,
-                client_ip: row.get(4)?,
-                method: row.get(5)?,
-                url: row.get(6)?,
-                decision: row.get(7)?,
-                reason: row.get(8)?,
-                detail: row.get(9)?,
-                line: row.get(10)?,
-                line_text: row.get(11)?,
-                action: row.get(12)?,
-                upstream_status: row.get(13)?,
-                latency_ms: row.get(14)?,
-                component: row.get(15)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((rows, u64::try_from(total).unwrap_or(0)))
 }

@@ -16,7 +16,7 @@ use crate::export;
 use crate::policy::{
     AuthScheme, Decision, PolicyRuntime, RequestFacts, Settings, TokenFacts, TokenRules,
 };
-use crate::store::Store;
+use crate::store::{Location, Store};
 
 /// How often `tokengate audit --follow` looks for new records.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
@@ -58,9 +58,12 @@ pub enum Command {
 /// Where the data lives (shared by the commands that read it).
 #[derive(Debug, Clone, Args)]
 pub struct DataDir {
-    /// Directory of the SQLite file and the server key.
+    /// Directory of the server key and (by default) the SQLite file.
     #[arg(long, env = env::DATA_DIR, default_value = default::DATA_DIR)]
     pub data_dir: PathBuf,
+    /// The database: `sqlite` (in the data directory) or a PostgreSQL URL.
+    #[arg(long, env = env::STORE, default_value = "sqlite", value_parser = crate::config::store_parser())]
+    pub store: Location,
 }
 
 /// `tokengate demo`.
@@ -236,9 +239,9 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Demo(args) => crate::demo::run(args.listen, &args.data.data_dir).await,
-        Command::Token(command) => token(command),
+        Command::Token(command) => token(command).await,
         Command::Audit(args) => audit_log(args).await,
-        Command::Check(args) => check(args),
+        Command::Check(args) => check(args).await,
     }
 }
 
@@ -253,7 +256,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         scope = ?config.scope,
         "starting"
     );
-    let app = crate::gateway::app(config).context("starting the gateway")?;
+    let app = crate::gateway::app(config)
+        .await
+        .context("starting the gateway")?;
     tracing::info!(component = app.policy().digest(), "policy component loaded");
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -285,9 +290,15 @@ pub async fn shutdown_signal() {
     }
 }
 
-fn open_store(data: &DataDir) -> Result<Store> {
-    Store::open(&data.data_dir)
-        .with_context(|| format!("opening the data directory {}", data.data_dir.display()))
+async fn open_store(data: &DataDir) -> Result<Store> {
+    Store::open(&data.data_dir, &data.store)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the store (data directory {})",
+                data.data_dir.display()
+            )
+        })
 }
 
 /// Who runs the CLI, for `createdBy` and the audit log.
@@ -298,7 +309,7 @@ fn cli_actor() -> String {
     }
 }
 
-fn audit_cli_action(
+async fn audit_cli_action(
     store: &Store,
     policy_digest: &str,
     action: String,
@@ -317,15 +328,17 @@ fn audit_cli_action(
         ..AuditRecord::default()
     };
     store
-        .with_conn(|conn| audit::insert(conn, &record))
+        .backend()
+        .commit_audit(vec![audit::Write::Append(Box::new(record))])
+        .await
         .context("writing the audit log")?;
     Ok(())
 }
 
-fn token(command: TokenCommand) -> Result<()> {
+async fn token(command: TokenCommand) -> Result<()> {
     match command {
         TokenCommand::Create(args) => {
-            let store = open_store(&args.data)?;
+            let store = open_store(&args.data).await?;
             let policy = PolicyRuntime::new()?;
             let request = json!({
                 "label": args.label,
@@ -335,7 +348,8 @@ fn token(command: TokenCommand) -> Result<()> {
                 "daysUntilExpiry": args.days,
                 "token": args.token,
             });
-            let (answer, action) = match admin::create(&store, &policy, &request, &cli_actor()) {
+            let created = admin::create(&store, &policy, &request, &cli_actor()).await;
+            let (answer, action) = match created {
                 Ok(created) => created,
                 Err(crate::response::GatewayError::Invalid(problems)) => {
                     bail!("the token was not created:\n  {}", problems.join("\n  "))
@@ -348,7 +362,8 @@ fn token(command: TokenCommand) -> Result<()> {
                 policy.digest(),
                 action.unwrap_or_default(),
                 id.clone(),
-            )?;
+            )
+            .await?;
             println!("{}", answer["token"].as_str().unwrap_or_default());
             eprintln!(
                 "created token {} (shown once; only its digest is stored)",
@@ -357,8 +372,8 @@ fn token(command: TokenCommand) -> Result<()> {
             Ok(())
         }
         TokenCommand::List { data, all, json } => {
-            let store = open_store(&data)?;
-            let (rows, total) = store.list(0, u64::MAX, all)?;
+            let store = open_store(&data).await?;
+            let (rows, total) = store.list(0, u64::MAX, all).await?;
             if json {
                 let tokens: Vec<_> = rows.iter().map(admin::token_json).collect();
                 println!(
@@ -398,11 +413,16 @@ fn token(command: TokenCommand) -> Result<()> {
             settings,
         } => {
             let config = settings.into_config()?;
-            let store = Store::open(&config.data_dir).with_context(|| {
-                format!("opening the data directory {}", config.data_dir.display())
-            })?;
+            let store = Store::open(&config.data_dir, &config.store)
+                .await
+                .with_context(|| {
+                    format!(
+                        "opening the store (data directory {})",
+                        config.data_dir.display()
+                    )
+                })?;
             let filter = export::FilterSettings::from_config(&config);
-            let exported = export::proxy_wasm_config(&store, &filter)?;
+            let exported = export::proxy_wasm_config(&store, &filter).await?;
             let text = serde_json::to_string_pretty(&exported)?;
             match out {
                 Some(path) => std::fs::write(&path, text + "\n")
@@ -417,10 +437,10 @@ fn token(command: TokenCommand) -> Result<()> {
             Ok(())
         }
         TokenCommand::Revoke { data, id, token } => {
-            let store = open_store(&data)?;
+            let store = open_store(&data).await?;
             let revoked = match (id, token) {
-                (Some(id), _) => store.revoke_id(&id)?,
-                (None, Some(value)) => store.revoke_value(&value)?,
+                (Some(id), _) => store.revoke_id(&id).await?,
+                (None, Some(value)) => store.revoke_value(&value).await?,
                 (None, None) => bail!("give --id or --token"),
             };
             let Some(token) = revoked else {
@@ -431,7 +451,8 @@ fn token(command: TokenCommand) -> Result<()> {
                 tokengate_policy_artifact::COMPONENT_SHA256,
                 format!("revoked token {}", token.id),
                 Some(token.id.clone()),
-            )?;
+            )
+            .await?;
             println!("revoked {}", token.id);
             Ok(())
         }
@@ -515,7 +536,7 @@ fn print_record(row: &AuditRow, as_json: bool) {
 }
 
 async fn audit_log(args: AuditArgs) -> Result<()> {
-    let store = open_store(&args.data)?;
+    let store = open_store(&args.data).await?;
     let mut filter = AuditFilter {
         token_id: args.token_id,
         user: args.user,
@@ -526,7 +547,7 @@ async fn audit_log(args: AuditArgs) -> Result<()> {
         start_at: args.start_at,
         max_results: args.max_results,
     };
-    let (mut rows, total) = store.with_conn(|conn| audit::query(conn, &filter))?;
+    let (mut rows, total) = store.query_audit(&filter).await?;
     // Oldest first on screen, like a log.
     rows.reverse();
     let mut last = rows.last().map(|row| row.id).unwrap_or(0);
@@ -540,11 +561,7 @@ async fn audit_log(args: AuditArgs) -> Result<()> {
         return Ok(());
     }
     if rows.is_empty() {
-        last = store
-            .with_conn(|conn| {
-                conn.query_row("SELECT COALESCE(MAX(id), 0) FROM audit", [], |r| r.get(0))
-            })
-            .unwrap_or(0);
+        last = store.last_audit_id().await?;
     }
     filter.start_at = 0;
     filter.max_results = 1000;
@@ -554,7 +571,7 @@ async fn audit_log(args: AuditArgs) -> Result<()> {
             _ = tokio::time::sleep(FOLLOW_INTERVAL) => {}
         }
         filter.after_id = Some(last);
-        let (rows, _) = store.with_conn(|conn| audit::query(conn, &filter))?;
+        let (rows, _) = store.query_audit(&filter).await?;
         for row in &rows {
             print_record(row, args.json);
             last = row.id;
@@ -582,13 +599,14 @@ fn split_url(url: &str, default_base: &str) -> (String, String) {
     )
 }
 
-fn check(args: CheckArgs) -> Result<()> {
+async fn check(args: CheckArgs) -> Result<()> {
     let policy = PolicyRuntime::new()?;
     let (rules, token_facts) = match (&args.token_id, &args.limit_to) {
         (Some(id), _) => {
-            let store = open_store(&args.data)?;
+            let store = open_store(&args.data).await?;
             let row = store
-                .get(id)?
+                .get(id)
+                .await?
                 .with_context(|| format!("no token with id {id}"))?;
             if row.revoked.is_some() {
                 eprintln!(

@@ -12,6 +12,8 @@ use http::HeaderName;
 use http::Uri;
 use ipnet::IpNet;
 
+use crate::store::Location;
+
 /// The environment variables, one per setting.
 pub mod env {
     /// Listen address.
@@ -22,6 +24,8 @@ pub mod env {
     pub const PUBLIC_BASE: &str = "TOKENGATE_PUBLIC_BASE";
     /// Data directory (SQLite file and server key).
     pub const DATA_DIR: &str = "TOKENGATE_DATA_DIR";
+    /// `--store`.
+    pub const STORE: &str = "TOKENGATE_STORE";
     /// `basic`, `bearer` or `both`.
     pub const AUTH_MODE: &str = "TOKENGATE_AUTH_MODE";
     /// `rest` or `extender`.
@@ -95,6 +99,12 @@ fn auth_mode_parser() -> impl clap::builder::TypedValueParser<Value = AuthMode> 
         .try_map(|text| text.parse::<AuthMode>())
 }
 
+/// `--store`: the parse error names what is accepted; the URL never appears in it.
+pub fn store_parser() -> impl clap::builder::TypedValueParser<Value = Location> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::StringValueParser::new().try_map(|text| Location::parse(&text))
+}
+
 /// Which paths tokens may reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScopeSetting {
@@ -164,8 +174,10 @@ pub struct Config {
     pub upstream: Upstream,
     /// What restriction lines see before the path, e.g. `https://wiki.example.com`.
     pub public_base: String,
-    /// SQLite file and server key.
+    /// The server key (and, by default, the SQLite file).
     pub data_dir: PathBuf,
+    /// The database: SQLite in the data directory, or shared PostgreSQL.
+    pub store: Location,
     /// Token schemes.
     pub auth_mode: AuthMode,
     /// Paths tokens may reach.
@@ -229,9 +241,13 @@ pub struct ServeArgs {
     /// path. Default: `http(s)://` + the listen address.
     #[arg(long, env = env::PUBLIC_BASE)]
     pub public_base: Option<String>,
-    /// Directory of the SQLite file and the generated server key.
+    /// Directory of the generated server key and (by default) the SQLite file.
     #[arg(long, env = env::DATA_DIR, default_value = default::DATA_DIR)]
     pub data_dir: PathBuf,
+    /// The database: `sqlite` (in the data directory) or a PostgreSQL URL
+    /// `postgres://user:password@host:port/db` shared by several gateways.
+    #[arg(long, env = env::STORE, default_value = "sqlite", value_parser = store_parser())]
+    pub store: Location,
     /// Which Authorization schemes carry tokens.
     #[arg(long, env = env::AUTH_MODE, default_value = "basic", value_parser = auth_mode_parser())]
     pub auth_mode: AuthMode,
@@ -369,6 +385,7 @@ impl ServeArgs {
             upstream,
             public_base,
             data_dir: self.data_dir,
+            store: self.store,
             auth_mode: self.auth_mode,
             scope: self.scope,
             admins,
@@ -394,6 +411,7 @@ impl Config {
             upstream: upstream.into(),
             public_base: None,
             data_dir,
+            store: Location::Sqlite,
             auth_mode: AuthMode::Basic,
             scope: ScopeSetting::Rest,
             admins: Vec::new(),

@@ -94,19 +94,25 @@ pub async fn run(listen: SocketAddr, data_dir: &Path) -> anyhow::Result<()> {
     config.public_base = format!("http://{listen}");
     config.admins = vec![DEMO_ADMIN.to_owned()];
     config.scope = ScopeSetting::Rest;
-    let gateway = app(config).context("starting the gateway")?;
-    let (_, admin_token) = gateway.store().create(NewToken {
-        label: "demo administrator".into(),
-        user: Some(DEMO_ADMIN.into()),
-        created_by: Some("demo".into()),
-        ..NewToken::default()
-    })?;
-    let (_, demo_token) = gateway.store().create(NewToken {
-        label: "demo: getUserDetails only".into(),
-        limit_to: DEMO_LIMIT_TO.into(),
-        created_by: Some("demo".into()),
-        ..NewToken::default()
-    })?;
+    let gateway = app(config).await.context("starting the gateway")?;
+    let (_, admin_token) = gateway
+        .store()
+        .create(NewToken {
+            label: "demo administrator".into(),
+            user: Some(DEMO_ADMIN.into()),
+            created_by: Some("demo".into()),
+            ..NewToken::default()
+        })
+        .await?;
+    let (_, demo_token) = gateway
+        .store()
+        .create(NewToken {
+            label: "demo: getUserDetails only".into(),
+            limit_to: DEMO_LIMIT_TO.into(),
+            created_by: Some("demo".into()),
+            ..NewToken::default()
+        })
+        .await?;
     let running = Running::start(gateway, listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;

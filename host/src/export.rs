@@ -19,14 +19,6 @@ use crate::token::KEY_LEN;
 /// The configuration format the filter reads (its `format` field).
 pub const PROXY_WASM_FORMAT: &str = "tokengate-proxy-wasm/1";
 
-/// What the key id is the HMAC of. It starts with a NUL byte, which no token value can
-/// contain, so the key id is never a token's digest. The filter computes the same value
-/// from the key it is given (`policy/proxy-wasm/src/key.rs`) and refuses an export made
-/// with another key.
-const KEY_ID_INPUT: &str = "\u{0}tokengate key id";
-/// Bytes of that HMAC shown as the key id.
-const KEY_ID_BYTES: usize = 8;
-
 /// Where the filter sends its audit records besides its log: a cluster of the proxy
 /// (`dispatch_http_call`), batches of JSON lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,16 +72,14 @@ impl FilterSettings {
     }
 }
 
-/// The key id of the store's server key (what the export's `keyId` says).
-pub fn key_id(store: &Store) -> String {
-    hex::encode(&store.digest(KEY_ID_INPUT)[..KEY_ID_BYTES])
-}
-
 /// The filter's plugin configuration: the settings, every live token (id, digest, user,
 /// `limitTo`, `ip`, `validUntil`) and the digests of revoked ones, so the filter audits
 /// them as `revoked`. Expired tokens stay in: the filter refuses them as `expired`.
-pub fn proxy_wasm_config(store: &Store, settings: &FilterSettings) -> Result<Value, StoreError> {
-    let (rows, _) = store.list(0, u64::MAX, true)?;
+pub async fn proxy_wasm_config(
+    store: &Store,
+    settings: &FilterSettings,
+) -> Result<Value, StoreError> {
+    let (rows, _) = store.list(0, u64::MAX, true).await?;
     let mut tokens = Vec::new();
     let mut revoked = Vec::new();
     for row in rows {
@@ -121,7 +111,7 @@ pub fn proxy_wasm_config(store: &Store, settings: &FilterSettings) -> Result<Val
         "admins": settings.admins,
         "passthrough": settings.passthrough,
         "bodyLimit": settings.body_limit,
-        "keyId": key_id(store),
+        "keyId": store.key_id(),
         "tokens": tokens,
         "revoked": revoked,
     });
@@ -153,7 +143,7 @@ pub fn filter_key(data_dir: &Path) -> Result<Secret, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::NewToken;
+    use crate::store::{Location, NewToken};
 
     fn settings() -> FilterSettings {
         FilterSettings {
@@ -173,10 +163,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_export_holds_digests_and_never_the_key_or_a_value() -> Result<(), StoreError> {
+    #[tokio::test]
+    async fn the_export_holds_digests_and_never_the_key_or_a_value() -> Result<(), StoreError> {
         let dir = std::env::temp_dir().join(format!("tokengate-export-{}", std::process::id()));
-        let store = Store::open(&dir)?;
+        let store = Store::open(&dir, &Location::Sqlite).await?;
         let new = |label: &str, value: &str| NewToken {
             label: label.into(),
             user: Some("admin".into()),
@@ -184,13 +174,13 @@ mod tests {
             value: Some(value.into()),
             ..NewToken::default()
         };
-        let (live, _) = store.create(new("live", "live-token-value-0001"))?;
-        let (gone, _) = store.create(new("gone", "gone-token-value-0001"))?;
-        store.revoke_id(&gone.id)?;
+        let (live, _) = store.create(new("live", "live-token-value-0001")).await?;
+        let (gone, _) = store.create(new("gone", "gone-token-value-0001")).await?;
+        store.revoke_id(&gone.id).await?;
 
-        let export = proxy_wasm_config(&store, &settings())?;
+        let export = proxy_wasm_config(&store, &settings()).await?;
         assert_eq!(export["format"], PROXY_WASM_FORMAT);
-        assert_eq!(export["keyId"], key_id(&store));
+        assert_eq!(export["keyId"], store.key_id());
         assert_eq!(export["tokens"][0]["id"], live.id.as_str());
         assert_eq!(export["tokens"][0]["digest"], hex::encode(live.digest));
         assert_eq!(export["tokens"][0]["limitTo"], "[get].*/rest/api/.*");

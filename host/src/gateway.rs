@@ -23,7 +23,6 @@ use crate::policy::{
     Settings, TokenFacts, TokenRules,
 };
 use crate::proxy::{Identity, Proxy, ProxyError};
-use crate::rate::RateLimiter;
 use crate::response::{Body, BoxError, GatewayError, ReadError, full, read_limited};
 use crate::store::{Store, StoreError};
 use crate::token;
@@ -57,7 +56,6 @@ pub struct Gateway {
     pub(crate) policy: PolicyRuntime,
     pub(crate) proxy: Proxy,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) limiter: RateLimiter,
 }
 
 /// The gateway service; cheap to clone.
@@ -76,18 +74,17 @@ impl std::fmt::Debug for App {
 
 /// Builds the gateway: opens the store, starts the audit writer, loads the policy
 /// component and the upstream client.
-pub fn app(config: Config) -> Result<App, AppError> {
+pub async fn app(config: Config) -> Result<App, AppError> {
     let policy = PolicyRuntime::new()?;
-    app_with_policy(config, policy)
+    app_with_policy(config, policy).await
 }
 
 /// [`app`] with a policy runtime the caller already loaded (shared by tests).
-pub fn app_with_policy(config: Config, policy: PolicyRuntime) -> Result<App, AppError> {
-    let store = Store::open(&config.data_dir)?;
+pub async fn app_with_policy(config: Config, policy: PolicyRuntime) -> Result<App, AppError> {
+    let store = Store::open(&config.data_dir, &config.store).await?;
     let metrics = Arc::new(Metrics::default());
-    let audit = AuditLog::start(store.db_path(), Arc::clone(&metrics))?;
+    let audit = AuditLog::start(store.backend(), Arc::clone(&metrics));
     let proxy = Proxy::new(&config)?;
-    let limiter = RateLimiter::new(config.rate_limit_per_minute);
     Ok(App {
         inner: Arc::new(Gateway {
             config,
@@ -96,7 +93,6 @@ pub fn app_with_policy(config: Config, policy: PolicyRuntime) -> Result<App, App
             policy,
             proxy,
             metrics,
-            limiter,
         }),
     })
 }
@@ -150,10 +146,24 @@ impl App {
         &self.inner.policy
     }
 
-    /// Picks up tokens created or revoked by another process (the CLI).
-    pub fn refresh_tokens(&self) {
-        if let Err(err) = self.inner.store.refresh() {
-            tracing::warn!(error = %err, "reloading tokens failed");
+    /// Picks up tokens created or revoked by another process (the CLI, another
+    /// instance): every `TOKEN_REFRESH`, and at once when the database signals.
+    pub async fn watch_tokens(&self) {
+        let mut signals = self.inner.store.watch();
+        let mut every = tokio::time::interval(crate::config::limits::TOKEN_REFRESH);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                Some(()) = async {
+                    match signals.as_mut() {
+                        Some(signals) => signals.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
+            }
+            if let Err(err) = self.inner.store.refresh().await {
+                tracing::warn!(error = %err, "catching up on token changes failed");
+            }
         }
     }
 
@@ -205,7 +215,7 @@ impl App {
         let path = request.uri().path();
         if request.method() == Method::GET && path == HEALTH_PATH {
             return Outcome {
-                response: crate::health::response(gateway),
+                response: crate::health::response(gateway).await,
                 decision: "internal",
                 reason: "health".into(),
             };
@@ -314,7 +324,7 @@ impl App {
         } else {
             match gateway.store.find(&digest) {
                 Some(token) => Ok(token),
-                None => match gateway.store.revoked_id(&digest) {
+                None => match gateway.store.revoked_id(&digest).await {
                     Some(id) => Err(("revoked", Some(id))),
                     None => Err(("unknown-token", None)),
                 },
@@ -442,7 +452,18 @@ impl App {
                 .audited_refusal(record, GatewayError::Forbidden, started)
                 .await;
         }
-        if let Err(wait) = gateway.limiter.take(&token.id, Instant::now()) {
+        let rate = gateway
+            .store
+            .take_rate(&token.id, gateway.config.rate_limit_per_minute)
+            .await;
+        let rate = match rate {
+            Ok(rate) => rate,
+            Err(err) => {
+                tracing::error!(error = %err, "refusing: rate buckets unavailable");
+                return self.refuse(GatewayError::Unavailable, audit::DENY, "store-unavailable");
+            }
+        };
+        if let Err(wait) = rate {
             let record = seen.record(audit::DENY, Some("rate-limited".into()));
             let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             return self

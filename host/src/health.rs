@@ -7,9 +7,11 @@ use serde_json::json;
 use crate::gateway::Gateway;
 use crate::response::{Body, json};
 
-/// The health answer: 200 when ready, 503 when the store takes no writes.
-pub fn response(gateway: &Gateway) -> Response<Body> {
-    let writable = gateway.store.writable();
+/// The health answer: 200 when ready, 503 (with the reason) when the store takes no
+/// writes.
+pub async fn response(gateway: &Gateway) -> Response<Body> {
+    let problem = gateway.store.check_writable().await.err();
+    let writable = problem.is_none();
     let status = if writable {
         StatusCode::OK
     } else {
@@ -21,6 +23,7 @@ pub fn response(gateway: &Gateway) -> Response<Body> {
             "ready": writable,
             "component": gateway.policy.digest(),
             "storeWritable": writable,
+            "storeProblem": problem.map(|err| err.to_string()),
             "liveTokens": gateway.store.live_tokens(),
         }),
     )

@@ -1,5 +1,7 @@
-//! Per-token rate limiting: a token bucket per token id that holds a minute's
-//! allowance and refills continuously, so bursts up to the limit pass.
+//! Per-token rate limiting in one gateway's memory (the SQLite backend; PostgreSQL
+//! keeps the same buckets in the database, shared by every instance): a token
+//! bucket per token id that holds a minute's allowance and refills continuously,
+//! so bursts up to the limit pass.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -12,27 +14,19 @@ struct Bucket {
 }
 
 /// Buckets by token id.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct RateLimiter {
-    per_minute: u32,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
 
 impl RateLimiter {
-    /// `per_minute` requests per token per minute; 0 = no limit.
-    pub fn new(per_minute: u32) -> Self {
-        Self {
-            per_minute,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes one request from the token's bucket, or says how long until one is free.
-    pub fn take(&self, token_id: &str, now: Instant) -> Result<(), Duration> {
-        if self.per_minute == 0 {
+    /// Takes one of `per_minute` requests from the token's bucket, or says how long
+    /// until one is free; 0 = no limit.
+    pub fn take(&self, token_id: &str, per_minute: u32, now: Instant) -> Result<(), Duration> {
+        if per_minute == 0 {
             return Ok(());
         }
-        let capacity = f64::from(self.per_minute);
+        let capacity = f64::from(per_minute);
         let per_second = capacity / 60.0;
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         let bucket = buckets.entry(token_id.to_owned()).or_insert(Bucket {
@@ -65,13 +59,13 @@ mod tests {
 
     #[test]
     fn bursts_up_to_the_limit_then_waits() {
-        let limiter = RateLimiter::new(2);
+        let limiter = RateLimiter::default();
         let now = Instant::now();
-        assert!(limiter.take("a", now).is_ok());
-        assert!(limiter.take("a", now).is_ok());
-        let wait = limiter.take("a", now).err().unwrap_or_default();
+        assert!(limiter.take("a", 2, now).is_ok());
+        assert!(limiter.take("a", 2, now).is_ok());
+        let wait = limiter.take("a", 2, now).err().unwrap_or_default();
         assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30));
-        assert!(limiter.take("b", now).is_ok());
-        assert!(limiter.take("a", now + Duration::from_secs(30)).is_ok());
+        assert!(limiter.take("b", 2, now).is_ok());
+        assert!(limiter.take("a", 2, now + Duration::from_secs(30)).is_ok());
     }
 }

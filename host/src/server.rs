@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsFiles;
-use crate::config::limits::{MAX_HEADER_BYTES, SHUTDOWN_GRACE, TOKEN_REFRESH};
+use crate::config::limits::{MAX_HEADER_BYTES, SHUTDOWN_GRACE};
 use crate::gateway::App;
 use crate::response::BoxError;
 
@@ -76,13 +76,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let refresher = {
         let app = app.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(TOKEN_REFRESH);
-            loop {
-                every.tick().await;
-                app.refresh_tokens();
-            }
-        })
+        tokio::spawn(async move { app.watch_tokens().await })
     };
     tokio::pin!(shutdown);
     loop {

@@ -66,7 +66,21 @@ impl ServerKey {
         mac.update(token.as_bytes());
         mac.finalize().into_bytes().into()
     }
+
+    /// The key's public id: exports and databases record it, so a proxy-wasm filter
+    /// or a second gateway with another key is refused instead of silently
+    /// rejecting every token.
+    pub fn id(&self) -> String {
+        hex::encode(&self.digest(KEY_ID_INPUT)[..KEY_ID_BYTES])
+    }
 }
+
+/// What the key id is the HMAC of. It starts with a NUL byte, which no token value can
+/// contain, so the key id is never a token's digest. The filter computes the same value
+/// from the key it is given (`policy/proxy-wasm/src/key.rs`).
+const KEY_ID_INPUT: &str = "\u{0}tokengate key id";
+/// Bytes of that HMAC shown as the key id.
+const KEY_ID_BYTES: usize = 8;
 
 impl std::fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -2,5 +2,7 @@
 
 mod component;
 mod gateway;
+mod postgres;
 mod proxy_wasm;
+mod store;
 mod vectors;

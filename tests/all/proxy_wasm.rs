@@ -1024,18 +1024,21 @@ fn audit_records_are_sent_to_the_intake_until_taken() -> Result<(), String> {
 /// What `tokengate token export --for proxy-wasm` writes, from a real store,
 /// configures the filter with the key handed over separately, and the filter
 /// then admits the token where its line allows and refuses it elsewhere.
-#[test]
-fn the_gateways_export_configures_the_filter() -> Result<(), String> {
+#[tokio::test]
+async fn the_gateways_export_configures_the_filter() -> Result<(), String> {
     use tokengate::export::{FilterSettings, filter_key, proxy_wasm_config};
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let store = tokengate::store::Store::open(dir.path()).map_err(|e| e.to_string())?;
+    let store = tokengate::store::Store::open(dir.path(), &Default::default())
+        .await
+        .map_err(|e| e.to_string())?;
     let policy = tokengate::policy::PolicyRuntime::new().map_err(|e| e.to_string())?;
     let request = json!({
         "label": "export", "userName": "admin",
         "limitTo": ".*/rest/api/space.*",
     });
-    let (created, _) =
-        tokengate::admin::create(&store, &policy, &request, "test").map_err(|e| e.to_string())?;
+    let (created, _) = tokengate::admin::create(&store, &policy, &request, "test")
+        .await
+        .map_err(|e| e.to_string())?;
     let token = created["token"]
         .as_str()
         .ok_or("no token value")?
@@ -1053,7 +1056,9 @@ fn the_gateways_export_configures_the_filter() -> Result<(), String> {
         body_limit: 1 << 20,
         audit: None,
     };
-    let exported = proxy_wasm_config(&store, &settings).map_err(|e| e.to_string())?;
+    let exported = proxy_wasm_config(&store, &settings)
+        .await
+        .map_err(|e| e.to_string())?;
     assert!(
         !exported.to_string().contains(&token),
         "the export must carry digests only"

@@ -12,13 +12,15 @@ const DELETE: &str = "/rest/extender/1.0/tokenTools/delete";
 #[tokio::test]
 async fn only_administrators_with_their_own_tokens() {
     let h = Harness::start(|_| {}).await;
-    let admin = h.admin_token();
-    let alice = h.user_token("alice", "");
-    let restricted_admin = h.user_token(ADMIN, ".*/rest/api/.*");
-    let (_, unbound) = h.token(tokengate::store::NewToken {
-        label: "any".into(),
-        ..Default::default()
-    });
+    let admin = h.admin_token().await;
+    let alice = h.user_token("alice", "").await;
+    let restricted_admin = h.user_token(ADMIN, ".*/rest/api/.*").await;
+    let (_, unbound) = h
+        .token(tokengate::store::NewToken {
+            label: "any".into(),
+            ..Default::default()
+        })
+        .await;
 
     assert_eq!(h.get(GET, ADMIN, &admin).await.status, StatusCode::OK);
     assert_eq!(
@@ -29,7 +31,7 @@ async fn only_administrators_with_their_own_tokens() {
         h.get(GET, "alice", &alice).await.status,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(h.last_audit().reason.as_deref(), Some("not-admin"));
+    assert_eq!(h.last_audit().await.reason.as_deref(), Some("not-admin"));
     // An unbound token presented as the admin user is not the admin's own token.
     assert_eq!(
         h.get(GET, ADMIN, &unbound).await.status,
@@ -40,14 +42,17 @@ async fn only_administrators_with_their_own_tokens() {
         h.get(GET, ADMIN, &restricted_admin).await.status,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(h.last_audit().reason.as_deref(), Some("no-matching-rule"));
+    assert_eq!(
+        h.last_audit().await.reason.as_deref(),
+        Some("no-matching-rule")
+    );
     h.stop().await;
 }
 
 #[tokio::test]
 async fn set_get_delete_in_the_seeds_shapes() {
     let h = Harness::start(|_| {}).await;
-    let admin = h.admin_token();
+    let admin = h.admin_token().await;
     let auth = Some(basic(ADMIN, &admin));
     let shapes = [
         json!({ "label": "Token name", "daysUntilExpiry": 90, "userName": "admin",
@@ -191,7 +196,7 @@ async fn set_get_delete_in_the_seeds_shapes() {
 #[tokio::test]
 async fn set_refuses_invalid_tokens_with_line_numbers() {
     let h = Harness::start(|_| {}).await;
-    let admin = h.admin_token();
+    let admin = h.admin_token().await;
     let auth = Some(basic(ADMIN, &admin));
     let cases = [
         (json!({ "userName": "admin" }), "label is required"),

@@ -13,7 +13,7 @@ const TARGET: &str = "/rest/api/space";
 async fn basic_and_bearer_follow_the_auth_mode() {
     for mode in [AuthMode::Basic, AuthMode::Bearer, AuthMode::Both] {
         let h = Harness::start(|c| c.auth_mode = mode).await;
-        let token = h.user_token("alice", "");
+        let token = h.user_token("alice", "").await;
         let with_basic = h
             .call(Method::GET, TARGET, Some(basic("alice", &token)), &[], "")
             .await;
@@ -63,26 +63,31 @@ async fn basic_and_bearer_follow_the_auth_mode() {
 #[tokio::test]
 async fn bearer_needs_a_token_bound_to_a_user() {
     let h = Harness::start(|c| c.auth_mode = AuthMode::Both).await;
-    let (_, unbound) = h.token(NewToken {
-        label: "any user".into(),
-        ..NewToken::default()
-    });
+    let (_, unbound) = h
+        .token(NewToken {
+            label: "any user".into(),
+            ..NewToken::default()
+        })
+        .await;
     let reply = h
         .call(Method::GET, TARGET, Some(bearer(&unbound)), &[], "")
         .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(h.last_audit().reason.as_deref(), Some("bearer-needs-user"));
+    assert_eq!(
+        h.last_audit().await.reason.as_deref(),
+        Some("bearer-needs-user")
+    );
     h.stop().await;
 }
 
 #[tokio::test]
 async fn a_bound_token_works_only_for_its_user() {
     let h = Harness::start(|_| {}).await;
-    let token = h.user_token("alice", "");
+    let token = h.user_token("alice", "").await;
     assert_eq!(h.get(TARGET, "alice", &token).await.status, StatusCode::OK);
     let other = h.get(TARGET, "mallory", &token).await;
     assert_eq!(other.status, StatusCode::UNAUTHORIZED);
-    let audit = h.last_audit();
+    let audit = h.last_audit().await;
     assert_eq!(audit.reason.as_deref(), Some("user-mismatch"));
     assert_eq!(audit.user.as_deref(), Some("mallory"));
     h.stop().await;
@@ -91,10 +96,12 @@ async fn a_bound_token_works_only_for_its_user() {
 #[tokio::test]
 async fn an_unbound_token_runs_as_the_presented_user() {
     let h = Harness::start(|_| {}).await;
-    let (_, token) = h.token(NewToken {
-        label: "shared".into(),
-        ..NewToken::default()
-    });
+    let (_, token) = h
+        .token(NewToken {
+            label: "shared".into(),
+            ..NewToken::default()
+        })
+        .await;
     for user in ["alice", "bob"] {
         let reply = h.get(TARGET, user, &token).await;
         assert_eq!(reply.status, StatusCode::OK);
@@ -110,7 +117,7 @@ async fn an_unbound_token_runs_as_the_presented_user() {
         h.get(TARGET, "", &token).await.status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(h.last_audit().reason.as_deref(), Some("missing-user"));
+    assert_eq!(h.last_audit().await.reason.as_deref(), Some("missing-user"));
     h.stop().await;
 }
 
@@ -118,38 +125,44 @@ async fn an_unbound_token_runs_as_the_presented_user() {
 async fn expired_tokens_are_refused() {
     let h = Harness::start(|_| {}).await;
     let now = tokengate::now_ms();
-    let (_, live) = h.token(NewToken {
-        label: "live".into(),
-        user: Some("alice".into()),
-        valid_until: Some(now + 60_000),
-        ..NewToken::default()
-    });
-    let (_, expired) = h.token(NewToken {
-        label: "expired".into(),
-        user: Some("alice".into()),
-        valid_until: Some(now - 1),
-        ..NewToken::default()
-    });
+    let (_, live) = h
+        .token(NewToken {
+            label: "live".into(),
+            user: Some("alice".into()),
+            valid_until: Some(now + 60_000),
+            ..NewToken::default()
+        })
+        .await;
+    let (_, expired) = h
+        .token(NewToken {
+            label: "expired".into(),
+            user: Some("alice".into()),
+            valid_until: Some(now - 1),
+            ..NewToken::default()
+        })
+        .await;
     assert_eq!(h.get(TARGET, "alice", &live).await.status, StatusCode::OK);
     assert_eq!(
         h.get(TARGET, "alice", &expired).await.status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(h.last_audit().reason.as_deref(), Some("expired"));
+    assert_eq!(h.last_audit().await.reason.as_deref(), Some("expired"));
     h.stop().await;
 }
 
 #[tokio::test]
 async fn every_authentication_failure_gets_the_same_401() {
     let h = Harness::start(|_| {}).await;
-    let token = h.user_token("alice", "");
+    let token = h.user_token("alice", "").await;
     let now = tokengate::now_ms();
-    let (_, expired) = h.token(NewToken {
-        label: "expired".into(),
-        user: Some("alice".into()),
-        valid_until: Some(now - 1),
-        ..NewToken::default()
-    });
+    let (_, expired) = h
+        .token(NewToken {
+            label: "expired".into(),
+            user: Some("alice".into()),
+            valid_until: Some(now - 1),
+            ..NewToken::default()
+        })
+        .await;
     let mut checksum_broken = tokengate::token::generate().expect("random");
     checksum_broken.pop();
     checksum_broken.push('0');
@@ -181,7 +194,7 @@ async fn every_authentication_failure_gets_the_same_401() {
         assert!(reply.headers.get("www-authenticate").is_some());
         bodies.push(reply.body);
         if !reason.is_empty() {
-            assert_eq!(h.last_audit().reason.as_deref(), Some(reason));
+            assert_eq!(h.last_audit().await.reason.as_deref(), Some(reason));
         }
     }
     assert!(bodies.windows(2).all(|w| w[0] == w[1]));
@@ -191,8 +204,8 @@ async fn every_authentication_failure_gets_the_same_401() {
 #[tokio::test]
 async fn revocation_applies_to_the_next_request() {
     let h = Harness::start(|_| {}).await;
-    let admin = h.admin_token();
-    let token = h.user_token("alice", "");
+    let admin = h.admin_token().await;
+    let token = h.user_token("alice", "").await;
     assert_eq!(h.get(TARGET, "alice", &token).await.status, StatusCode::OK);
     let body = serde_json::json!({ "token": token }).to_string();
     let revoked = h
@@ -207,7 +220,7 @@ async fn revocation_applies_to_the_next_request() {
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text());
     let after = h.get(TARGET, "alice", &token).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(h.last_audit().reason.as_deref(), Some("revoked"));
+    assert_eq!(h.last_audit().await.reason.as_deref(), Some("revoked"));
     h.stop().await;
 }
 

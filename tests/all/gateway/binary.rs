@@ -17,7 +17,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use serde_json::Value;
-use tokengate::store::{NewToken, Store};
+use tokengate::store::{Location, NewToken, Store};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::{Harness, basic, custom_upstream};
@@ -49,7 +49,7 @@ fn find_binary() -> Result<PathBuf, String> {
 }
 
 /// The binary; `None` (the test returns early) when it is missing outside CI.
-fn tokengate_binary() -> Option<PathBuf> {
+pub(super) fn tokengate_binary() -> Option<PathBuf> {
     match find_binary() {
         Ok(path) => Some(path),
         Err(why) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
@@ -64,14 +64,14 @@ fn tokengate_binary() -> Option<PathBuf> {
 
 /// A child process that is killed if the test ends early, with its output read by
 /// threads: stdout line by line into a channel, stderr kept for failure messages.
-struct Process {
-    child: Child,
+pub(super) struct Process {
+    pub(super) child: Child,
     stdout: mpsc::UnboundedReceiver<String>,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Process {
-    fn spawn(command: &mut Command) -> Self {
+    pub(super) fn spawn(command: &mut Command) -> Self {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -106,7 +106,7 @@ impl Process {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(super) fn stderr(&self) -> String {
         self.stderr.lock().expect("stderr buffer").clone()
     }
 
@@ -116,6 +116,33 @@ impl Process {
             Ok(Some(line)) => line,
             Ok(None) => panic!("stdout closed; stderr:\n{}", self.stderr()),
             Err(_) => panic!("no output within {PATIENCE:?}; stderr:\n{}", self.stderr()),
+        }
+    }
+
+    /// Waits until the gateway at `addr` answers `/healthz` with 200 (the debug
+    /// binary compiles the policy component first).
+    pub(super) async fn wait_healthy(&mut self, addr: SocketAddr) {
+        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let started = Instant::now();
+        loop {
+            let health = Request::get(format!("http://{addr}/healthz"))
+                .body(Full::new(Bytes::new()))
+                .expect("request");
+            match client.request(health).await {
+                Ok(response) if response.status() == StatusCode::OK => return,
+                _ => {}
+            }
+            assert!(
+                self.child.try_wait().expect("wait").is_none(),
+                "serve exited; stderr:\n{}",
+                self.stderr()
+            );
+            assert!(
+                started.elapsed() < STARTUP,
+                "not ready; stderr:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -149,13 +176,20 @@ async fn audit_follow_prints_records_as_the_gateway_writes_them() {
         return;
     };
     let h = Harness::start(|_| {}).await;
-    let token = h.user_token("alice", ".*/rest/api/space");
+    let token = h.user_token("alice", ".*/rest/api/space").await;
     let before = h.get("/rest/api/space?n=before", "alice", &token).await;
     assert_eq!(before.status, StatusCode::OK);
 
     let mut follow = Process::spawn(
         Command::new(binary)
-            .args(["audit", "--follow", "--json", "--data-dir"])
+            .args([
+                "audit",
+                "--follow",
+                "--json",
+                "--store",
+                &h.store,
+                "--data-dir",
+            ])
             .arg(&h.app.config().data_dir),
     );
     // What was there already comes first...
@@ -192,7 +226,7 @@ async fn audit_follow_prints_records_as_the_gateway_writes_them() {
 }
 
 /// A local port nothing listens on (bound, then released).
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
@@ -222,13 +256,16 @@ async fn sigterm_finishes_the_in_flight_request_audits_it_and_exits_0() {
     let dir = tempfile::tempdir().expect("dir");
     let data_dir = dir.path().join("data");
     let token = {
-        let store = Store::open(&data_dir).expect("store");
+        let store = Store::open(&data_dir, &Location::Sqlite)
+            .await
+            .expect("store");
         store
             .create(NewToken {
                 label: "slow".into(),
                 user: Some("alice".into()),
                 ..NewToken::default()
             })
+            .await
             .expect("token")
             .1
     };
@@ -244,28 +281,8 @@ async fn sigterm_finishes_the_in_flight_request_audits_it_and_exits_0() {
             .arg(&data_dir)
             .env("RUST_LOG", "info"),
     );
+    serve.wait_healthy(addr).await;
     let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
-    let started = Instant::now();
-    loop {
-        let health = Request::get(format!("http://{addr}/healthz"))
-            .body(Full::new(Bytes::new()))
-            .expect("request");
-        match client.request(health).await {
-            Ok(response) if response.status() == StatusCode::OK => break,
-            _ => {}
-        }
-        assert!(
-            serve.child.try_wait().expect("wait").is_none(),
-            "serve exited; stderr:\n{}",
-            serve.stderr()
-        );
-        assert!(
-            started.elapsed() < STARTUP,
-            "not ready; stderr:\n{}",
-            serve.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     let in_flight = tokio::spawn({
         let client = client.clone();

@@ -30,7 +30,7 @@ async fn hop_by_hop_headers_are_stripped_both_ways() {
         })
         .await;
     let h = Harness::start_with_upstream(upstream, tempfile::tempdir().expect("dir"), |_| {}).await;
-    let token = h.user_token("alice", "");
+    let token = h.user_token("alice", "").await;
     let reply = h
         .call(
             Method::GET,
@@ -82,7 +82,7 @@ async fn the_upstream_sees_the_identity_and_its_own_credential_only() {
         c.identity_header = http::HeaderName::from_static("x-remote-user");
     })
     .await;
-    let token = h.user_token("alice", "");
+    let token = h.user_token("alice", "").await;
     let reply = h
         .call(
             Method::GET,
@@ -129,17 +129,17 @@ async fn upstream_down_is_502_and_slow_is_504() {
     };
     let down =
         Harness::start_with_upstream(closed, tempfile::tempdir().expect("dir"), |_| {}).await;
-    let token = down.user_token("alice", "");
+    let token = down.user_token("alice", "").await;
     assert_eq!(
         down.get("/rest/api/space", "alice", &token).await.status,
         StatusCode::BAD_GATEWAY
     );
     // Allowed and audited before forwarding; the failure completes the record.
-    let record = down.last_audit();
+    let record = down.last_audit().await;
     assert_eq!(record.decision, "allow");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        down.last_audit().reason.as_deref(),
+        down.last_audit().await.reason.as_deref(),
         Some("upstream-connect")
     );
     down.stop().await;
@@ -153,7 +153,7 @@ async fn upstream_down_is_502_and_slow_is_504() {
         c.upstream_timeout = Duration::from_millis(300);
     })
     .await;
-    let token = h.user_token("alice", "");
+    let token = h.user_token("alice", "").await;
     assert_eq!(
         h.get("/rest/api/space", "alice", &token).await.status,
         StatusCode::GATEWAY_TIMEOUT
@@ -173,7 +173,7 @@ async fn redirects_are_relayed_not_followed() {
     })
     .await;
     let h = Harness::start_with_upstream(upstream, tempfile::tempdir().expect("dir"), |_| {}).await;
-    let token = h.user_token("alice", "");
+    let token = h.user_token("alice", "").await;
     let reply = h.get("/rest/api/space", "alice", &token).await;
     assert_eq!(reply.status, StatusCode::FOUND);
     assert_eq!(reply.headers["location"], "http://elsewhere.example/");
@@ -184,7 +184,9 @@ async fn redirects_are_relayed_not_followed() {
 #[tokio::test]
 async fn the_seeds_curl_example_works() {
     let h = Harness::start(|_| {}).await;
-    let token = h.user_token("admin", ".*/rest/extender/1.0/user/getUserDetails/.*");
+    let token = h
+        .user_token("admin", ".*/rest/extender/1.0/user/getUserDetails/.*")
+        .await;
     let url = h.url("/rest/extender/1.0/user/getUserDetails/admin");
     let h2 = tokio::task::spawn_blocking(move || {
         std::process::Command::new("curl")
@@ -214,7 +216,7 @@ async fn health_and_metrics() {
         health.json()["component"],
         tokengate_policy_artifact_digest()
     );
-    let token = h.user_token("alice", "");
+    let token = h.user_token("alice", "").await;
     h.get("/rest/api/space", "alice", &token).await;
     h.get("/rest/api/space", "bob", &token).await;
     let metrics = h.call(Method::GET, "/metrics", None, &[], "").await.text();

@@ -23,7 +23,7 @@ fn status_of(response: &str) -> u16 {
 #[tokio::test]
 async fn hostile_targets_and_framing_are_refused_and_the_server_keeps_serving() {
     let h = Harness::start(|_| {}).await;
-    let token = h.user_token("alice", "");
+    let token = h.user_token("alice", "").await;
     let auth = basic("alice", &token);
     let cases = [
         ("/rest/api/%2e%2e/admin", "target-encoded-dot-segment"),
@@ -39,7 +39,11 @@ async fn hostile_targets_and_framing_are_refused_and_the_server_keeps_serving() 
             response.contains("the request target is not accepted"),
             "{response}"
         );
-        assert_eq!(h.last_audit().reason.as_deref(), Some(reason), "{target}");
+        assert_eq!(
+            h.last_audit().await.reason.as_deref(),
+            Some(reason),
+            "{target}"
+        );
     }
 
     // Both Content-Length and Transfer-Encoding: hyper lets chunked win, drops the
@@ -52,7 +56,7 @@ async fn hostile_targets_and_framing_are_refused_and_the_server_keeps_serving() 
     );
     let answered = raw(h.addr, smuggle.as_bytes()).await;
     assert_eq!(answered.matches("HTTP/1.1 ").count(), 1, "{answered}");
-    assert!(!h.last_audit().url.contains("smuggled"));
+    assert!(!h.last_audit().await.url.contains("smuggled"));
 
     let bad_base64 = request(&h, "/rest/api/space", "Basic !!!not-base64!!!", "").await;
     assert_eq!(status_of(&bad_base64), 401, "{bad_base64}");

@@ -1,6 +1,7 @@
 //! The gateway over real sockets: the app in-process on 127.0.0.1:0 in front of the
 //! demo's echo upstream (or a purpose-built one), real SQLite files in temp dirs,
-//! and a real HTTP client (hyper) or `curl`.
+//! (or, with `TOKENGATE_TEST_STORE=postgres`, PostgreSQL databases) and a real HTTP
+//! client (hyper) or `curl`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -9,6 +10,7 @@ mod auth;
 mod binary;
 mod forwarding;
 mod hostile;
+mod instances;
 mod persistence;
 mod rules;
 mod slow_clients;
@@ -29,7 +31,7 @@ use serde_json::Value;
 use tokengate::config::Config;
 use tokengate::policy::PolicyRuntime;
 use tokengate::server::Running;
-use tokengate::store::NewToken;
+use tokengate::store::{Location, NewToken};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -72,6 +74,8 @@ pub struct Harness {
     pub addr: SocketAddr,
     pub upstream: SocketAddr,
     pub app: tokengate::App,
+    /// The `--store` argument of its database (for CLI processes on the same data).
+    pub store: String,
     running: Option<Running>,
     upstream_task: Option<JoinHandle<()>>,
     client: Client<HttpConnector, Full<Bytes>>,
@@ -98,8 +102,12 @@ impl Harness {
             Config::new(&format!("http://{upstream}"), dir.path().join("data")).expect("config");
         config.admins = vec![ADMIN.into()];
         config.public_base = "https://wiki.example.com".into();
+        let store = crate::postgres::store_under_test(dir.path()).await;
+        config.store = Location::parse(&store).expect("test store");
         configure(&mut config);
-        let app = tokengate::gateway::app_with_policy(config, policy()).expect("app starts");
+        let app = tokengate::gateway::app_with_policy(config, policy())
+            .await
+            .expect("app starts");
         let running = Running::start(app.clone(), "127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("gateway listens");
@@ -108,6 +116,7 @@ impl Harness {
             addr: running.addr,
             upstream,
             app,
+            store,
             running: Some(running),
             upstream_task: None,
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -130,25 +139,26 @@ impl Harness {
     }
 
     /// Creates a token directly in the store; returns (id, value).
-    pub fn token(&self, new: NewToken) -> (String, String) {
-        let (token, value) = self.app.store().create(new).expect("token created");
+    pub async fn token(&self, new: NewToken) -> (String, String) {
+        let (token, value) = self.app.store().create(new).await.expect("token created");
         (token.id.clone(), value)
     }
 
     /// A token bound to `user` with `limit_to` lines.
-    pub fn user_token(&self, user: &str, limit_to: &str) -> String {
+    pub async fn user_token(&self, user: &str, limit_to: &str) -> String {
         self.token(NewToken {
             label: format!("{user} token"),
             user: Some(user.into()),
             limit_to: limit_to.into(),
             ..NewToken::default()
         })
+        .await
         .1
     }
 
     /// An administrator's token.
-    pub fn admin_token(&self) -> String {
-        self.user_token(ADMIN, "")
+    pub async fn admin_token(&self) -> String {
+        self.user_token(ADMIN, "").await
     }
 
     pub async fn send(&self, request: Request<Full<Bytes>>) -> Reply {
@@ -209,8 +219,8 @@ impl Harness {
         reply.json()
     }
 
-    /// The most recent audit record, read from SQLite directly.
-    pub fn last_audit(&self) -> tokengate::audit::AuditRow {
+    /// The most recent audit record, read from the store directly.
+    pub async fn last_audit(&self) -> tokengate::audit::AuditRow {
         let filter = tokengate::audit::AuditFilter {
             max_results: 1,
             ..Default::default()
@@ -218,7 +228,8 @@ impl Harness {
         let (rows, _) = self
             .app
             .store()
-            .with_conn(|conn| tokengate::audit::query(conn, &filter))
+            .query_audit(&filter)
+            .await
             .expect("audit query");
         rows.into_iter().next().expect("an audit record")
     }

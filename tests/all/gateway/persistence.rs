@@ -27,8 +27,8 @@ async fn a_restart_keeps_tokens_counters_and_audit() {
     // One upstream for both runs (a harness's own echo stops with it).
     let (upstream, echo) = tokengate::demo::start_echo().await.expect("echo");
     let h = Harness::start_with_upstream(upstream, tempfile::tempdir().expect("dir"), |_| {}).await;
-    let admin = h.admin_token();
-    let token = h.user_token("alice", "");
+    let admin = h.admin_token().await;
+    let token = h.user_token("alice", "").await;
     for _ in 0..3 {
         assert_eq!(
             h.get("/rest/api/space", "alice", &token).await.status,
@@ -55,8 +55,8 @@ async fn a_restart_keeps_tokens_counters_and_audit() {
 #[tokio::test]
 async fn concurrent_requests_keep_exact_counters() {
     let h = Arc::new(Harness::start(|_| {}).await);
-    let admin = h.admin_token();
-    let token = h.user_token("alice", "");
+    let admin = h.admin_token().await;
+    let token = h.user_token("alice", "").await;
     let tasks: Vec<_> = (0..16)
         .map(|task| {
             let h = Arc::clone(&h);
@@ -88,8 +88,8 @@ async fn concurrent_requests_keep_exact_counters() {
 #[tokio::test]
 async fn the_audit_log_never_holds_a_token_value() {
     let h = Harness::start(|_| {}).await;
-    let admin = h.admin_token();
-    let token = h.user_token("alice", ".*/rest/api/space");
+    let admin = h.admin_token().await;
+    let token = h.user_token("alice", ".*/rest/api/space").await;
     h.get("/rest/api/space", "alice", &token).await;
     h.get("/rest/api/other", "alice", &token).await;
     h.get("/rest/api/space", "bob", &token).await;

@@ -7,13 +7,14 @@ use tokengate::store::NewToken;
 
 use super::{Harness, basic};
 
-fn ip_token(h: &Harness, ip: &str) -> String {
+async fn ip_token(h: &Harness, ip: &str) -> String {
     h.token(NewToken {
         label: "office only".into(),
         user: Some("alice".into()),
         ip: ip.into(),
         ..NewToken::default()
     })
+    .await
     .1
 }
 
@@ -23,7 +24,7 @@ async fn ip_rules_believe_only_trusted_proxies() {
     // the X-Forwarded-For entry it added.
     let trusted =
         Harness::start(|c| c.trusted_proxies = vec!["127.0.0.0/8".parse().expect("cidr")]).await;
-    let token = ip_token(&trusted, "10.1.0.0/16");
+    let token = ip_token(&trusted, "10.1.0.0/16").await;
     let from_office = trusted
         .call(
             Method::GET,
@@ -49,16 +50,16 @@ async fn ip_rules_believe_only_trusted_proxies() {
         .await;
     assert_eq!(from_elsewhere.status, StatusCode::FORBIDDEN);
     assert_eq!(
-        trusted.last_audit().reason.as_deref(),
+        trusted.last_audit().await.reason.as_deref(),
         Some("ip-not-allowed")
     );
-    assert_eq!(trusted.last_audit().client_ip, "192.0.2.7");
+    assert_eq!(trusted.last_audit().await.client_ip, "192.0.2.7");
     trusted.stop().await;
 
     // From an untrusted peer the header is a lie: the peer address decides, and the
     // upstream sees the peer only.
     let untrusted = Harness::start(|_| {}).await;
-    let token = ip_token(&untrusted, "10.1.0.0/16");
+    let token = ip_token(&untrusted, "10.1.0.0/16").await;
     let spoofed = untrusted
         .call(
             Method::GET,
@@ -69,8 +70,8 @@ async fn ip_rules_believe_only_trusted_proxies() {
         )
         .await;
     assert_eq!(spoofed.status, StatusCode::FORBIDDEN);
-    assert_eq!(untrusted.last_audit().client_ip, "127.0.0.1");
-    let local = ip_token(&untrusted, "127.0.0.1");
+    assert_eq!(untrusted.last_audit().await.client_ip, "127.0.0.1");
+    let local = ip_token(&untrusted, "127.0.0.1").await;
     let reply = untrusted
         .call(
             Method::GET,
@@ -91,7 +92,7 @@ async fn ip_rules_believe_only_trusted_proxies() {
 #[tokio::test]
 async fn scope_rest_and_extender() {
     let rest = Harness::start(|c| c.scope = ScopeSetting::Rest).await;
-    let token = rest.user_token("alice", "");
+    let token = rest.user_token("alice", "").await;
     assert_eq!(
         rest.get("/rest/api/space", "alice", &token).await.status,
         StatusCode::OK
@@ -100,11 +101,14 @@ async fn scope_rest_and_extender() {
         rest.get("/wiki/spaces", "alice", &token).await.status,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(rest.last_audit().reason.as_deref(), Some("out-of-scope"));
+    assert_eq!(
+        rest.last_audit().await.reason.as_deref(),
+        Some("out-of-scope")
+    );
     rest.stop().await;
 
     let extender = Harness::start(|c| c.scope = ScopeSetting::Extender).await;
-    let token = extender.user_token("alice", "");
+    let token = extender.user_token("alice", "").await;
     assert_eq!(
         extender
             .get("/rest/api/space", "alice", &token)
@@ -132,7 +136,7 @@ async fn lines_methods_and_query_conditions() {
     let token = h.user_token(
         "alice",
         "[post].*/rest/api/space/EXTENDER/property.*\\n.*/rest/api/content[QueryParam::expand==body.*]",
-    );
+    ).await;
     let auth = Some(basic("alice", &token));
     let post = h
         .call(
@@ -144,7 +148,7 @@ async fn lines_methods_and_query_conditions() {
         )
         .await;
     assert_eq!(post.status, StatusCode::OK);
-    assert_eq!(h.last_audit().line, Some(1));
+    assert_eq!(h.last_audit().await.line, Some(1));
     assert_eq!(
         h.call(
             Method::GET,
@@ -157,7 +161,10 @@ async fn lines_methods_and_query_conditions() {
         .status,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(h.last_audit().reason.as_deref(), Some("no-matching-rule"));
+    assert_eq!(
+        h.last_audit().await.reason.as_deref(),
+        Some("no-matching-rule")
+    );
     let query_ok = h
         .call(
             Method::GET,
@@ -173,7 +180,7 @@ async fn lines_methods_and_query_conditions() {
         "expand=body.view",
         "the checked query is forwarded"
     );
-    assert_eq!(h.last_audit().line, Some(2));
+    assert_eq!(h.last_audit().await.line, Some(2));
     assert_eq!(
         h.call(
             Method::GET,
@@ -192,7 +199,9 @@ async fn lines_methods_and_query_conditions() {
 #[tokio::test]
 async fn json_conditions_read_the_body_and_still_forward_it_intact() {
     let h = Harness::start(|c| c.body_limit = 1024).await;
-    let token = h.user_token("alice", "[post].*/rest/api/content[JsonData::type==page]");
+    let token = h
+        .user_token("alice", "[post].*/rest/api/content[JsonData::type==page]")
+        .await;
     let auth = Some(basic("alice", &token));
     let page = r#"{"type":"page","title":"Hello","body":{"storage":{"value":"<p>x</p>"}}}"#;
     let reply = h
@@ -230,15 +239,18 @@ async fn json_conditions_read_the_body_and_still_forward_it_intact() {
         .call(Method::POST, "/rest/api/content", auth, &[], &big)
         .await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(h.last_audit().reason.as_deref(), Some("body-too-large"));
+    assert_eq!(
+        h.last_audit().await.reason.as_deref(),
+        Some("body-too-large")
+    );
     h.stop().await;
 }
 
 #[tokio::test]
 async fn rate_limits_answer_429_with_retry_after() {
     let h = Harness::start(|c| c.rate_limit_per_minute = 2).await;
-    let token = h.user_token("alice", "");
-    let other = h.user_token("bob", "");
+    let token = h.user_token("alice", "").await;
+    let other = h.user_token("bob", "").await;
     assert_eq!(
         h.get("/rest/api/x", "alice", &token).await.status,
         StatusCode::OK
@@ -255,7 +267,7 @@ async fn rate_limits_answer_429_with_retry_after() {
         .parse()
         .expect("seconds");
     assert!((1..=30).contains(&retry), "{retry}");
-    assert_eq!(h.last_audit().reason.as_deref(), Some("rate-limited"));
+    assert_eq!(h.last_audit().await.reason.as_deref(), Some("rate-limited"));
     assert_eq!(
         h.get("/rest/api/x", "bob", &other).await.status,
         StatusCode::OK,

@@ -46,7 +46,7 @@ async fn held_open(addr: SocketAddr, first: &[u8], dribble: &'static [u8]) -> (D
 #[tokio::test]
 async fn slow_and_silent_clients_are_closed_at_the_header_timeout_while_others_are_served() {
     let h = Harness::start(|c| c.header_timeout = HEADER_TIMEOUT).await;
-    let token = h.user_token("alice", "");
+    let token = h.user_token("alice", "").await;
     let head = format!(
         "GET /rest/api/space HTTP/1.1\r\nHost: localhost\r\nAuthorization: {}\r\n",
         basic("alice", &token)
@@ -100,7 +100,8 @@ async fn slow_and_silent_clients_are_closed_at_the_header_timeout_while_others_a
     let (_, total) = h
         .app
         .store()
-        .with_conn(|conn| tokengate::audit::query(conn, &filter))
+        .query_audit(&filter)
+        .await
         .expect("audit query");
     assert_eq!(total, 3);
     h.stop().await;

@@ -75,13 +75,16 @@ fn client_trusting(
 /// The last audit record once forwarding has completed it (latency filled in).
 async fn completed_audit(h: &Harness) -> tokengate::audit::AuditRow {
     for _ in 0..100 {
-        let record = h.last_audit();
+        let record = h.last_audit().await;
         if record.latency_ms.is_some() {
             return record;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("the audit record was not completed: {:?}", h.last_audit());
+    panic!(
+        "the audit record was not completed: {:?}",
+        h.last_audit().await
+    );
 }
 
 async fn read(response: http::Response<hyper::body::Incoming>) -> (Version, Reply) {
@@ -115,7 +118,7 @@ async fn the_listener_serves_https_with_the_configured_certificate_and_refuses_p
         c.header_timeout = HEADER_TIMEOUT;
     })
     .await;
-    let token = h.user_token("alice", ".*/rest/api/space");
+    let token = h.user_token("alice", ".*/rest/api/space").await;
 
     // HTTP/1.1 and, through ALPN, HTTP/2 (the name checked is the IP address SAN).
     for http2 in [false, true] {
@@ -142,7 +145,7 @@ async fn the_listener_serves_https_with_the_configured_certificate_and_refuses_p
         assert_eq!(reply.echoed("x-forwarded-proto").as_deref(), Some("https"));
         assert_eq!(reply.echoed("authorization"), None);
     }
-    let audited = h.last_audit().id;
+    let audited = h.last_audit().await.id;
 
     // Plain HTTP to the TLS port: no HTTP answer, nothing forwarded or audited.
     let plain = format!(
@@ -151,7 +154,7 @@ async fn the_listener_serves_https_with_the_configured_certificate_and_refuses_p
     );
     let answer = raw(h.addr, plain.as_bytes()).await;
     assert!(!answer.contains("HTTP/"), "{answer:?}");
-    assert_eq!(h.last_audit().id, audited);
+    assert_eq!(h.last_audit().await.id, audited);
 
     // A client that does not trust the certificate is refused in the handshake.
     let other = rcgen::generate_simple_self_signed(local_names()).expect("certificate");
@@ -170,7 +173,7 @@ async fn the_listener_serves_https_with_the_configured_certificate_and_refuses_p
             .await
             .is_err()
     );
-    assert_eq!(h.last_audit().id, audited);
+    assert_eq!(h.last_audit().await.id, audited);
 
     // A client that completes the handshake and then sends nothing is closed at the
     // header timeout.
@@ -262,7 +265,7 @@ async fn an_https_upstream_is_reached_with_the_configured_ca_and_not_without_it(
         c.upstream_ca = Some(ca_file.clone());
     })
     .await;
-    let token = trusting.user_token("alice", "");
+    let token = trusting.user_token("alice", "").await;
     let reply = trusting.get("/rest/api/space", "alice", &token).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(reply.text(), "tls upstream: /rest/api/space as alice");
@@ -274,7 +277,7 @@ async fn an_https_upstream_is_reached_with_the_configured_ca_and_not_without_it(
         https(c);
     })
     .await;
-    let token = system.user_token("alice", "");
+    let token = system.user_token("alice", "").await;
     let reply = system.get("/rest/api/space", "alice", &token).await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text());
     let record = completed_audit(&system).await;

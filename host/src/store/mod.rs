@@ -1,0 +1,479 @@
+//! Where tokens, use counters, rate buckets and the audit log live.
+//!
+//! [`Store`] is what the gateway, the admin API and the CLI use: the server key that
+//! tokens are digested with, the in-memory index of live tokens (a request never
+//! waits on the database to find its token) and a [`Backend`] that persists.
+//! Two backends implement one contract: [`sqlite`] (the embedded default, one
+//! gateway) and [`postgres`] (several gateways sharing one database).
+//!
+//! Both record every token creation and revocation in a `token_changes` log with
+//! increasing versions; [`Store::refresh`] applies the changes after the last one
+//! it saw, so an index catches up with another process or instance without a full
+//! reload and without missing a change.
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::audit::{AuditFilter, AuditRow, Write};
+use crate::index::{Token, TokenIndex};
+use crate::token::{self, Digest, KEY_LEN, ServerKey, TokenError};
+
+/// The SQLite file inside the data directory.
+pub const DB_FILE: &str = "tokengate.db";
+/// The server key file inside the data directory (32 random bytes, mode 0600).
+pub const KEY_FILE: &str = "server.key";
+
+/// A boxed future borrowing the backend: the trait stays object-safe.
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Every way the store can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Creating or reading the data directory or key file.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The key file exists but is not 32 bytes.
+    #[error("{0} is not a {KEY_LEN}-byte key file")]
+    BadKey(PathBuf),
+    /// SQLite.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL.
+    #[error("database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had (pool timeout, server down).
+    #[error("database: {0}")]
+    Unavailable(String),
+    /// The database was written by a newer tokengate.
+    #[error("the database schema version {0} is newer than this tokengate knows")]
+    TooNew(i64),
+    /// The database's tokens were digested with another server key.
+    #[error(
+        "the database belongs to server key {stored}, but {path} is key {ours}: give every \
+         instance a copy of the same server.key"
+    )]
+    KeyMismatch {
+        /// Key id recorded in the database.
+        stored: String,
+        /// Key id of the local key file.
+        ours: String,
+        /// The local key file.
+        path: PathBuf,
+    },
+    /// A token value is already in use (or was, by a revoked token).
+    #[error("this token value is already in use")]
+    Duplicate,
+    /// A token value that cannot be used.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// A background task of the store is gone.
+    #[error("the database worker stopped")]
+    Stopped,
+}
+
+/// Which database holds the data; the server key always stays in the data directory.
+#[derive(Debug, Clone, Default)]
+pub enum Location {
+    /// `tokengate.db` in the data directory.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database shared by several gateways.
+    Postgres(Box<tokio_postgres::Config>),
+}
+
+impl Location {
+    /// Parses `--store`: `sqlite` (the default) or a `postgres://` URL.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() || text == "sqlite" {
+            return Ok(Self::Sqlite);
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            let config: tokio_postgres::Config = text
+                .parse()
+                .map_err(|err| format!("not a PostgreSQL URL: {err}"))?;
+            if config.get_hosts().is_empty() {
+                return Err("the PostgreSQL URL names no host".into());
+            }
+            return Ok(Self::Postgres(Box::new(config)));
+        }
+        Err("expected `sqlite` or a `postgres://user:password@host:port/database` URL".into())
+    }
+}
+
+/// What `create` needs; texts already validated by the policy.
+#[derive(Debug, Clone, Default)]
+pub struct NewToken {
+    /// Required name.
+    pub label: String,
+    /// Bound user, if any.
+    pub user: Option<String>,
+    /// Normalised restriction lines joined by `\n`.
+    pub limit_to: String,
+    /// IP rules.
+    pub ip: String,
+    /// Expiry, epoch ms.
+    pub valid_until: Option<i64>,
+    /// A caller-chosen value; `None` = generate one.
+    pub value: Option<String>,
+    /// Who creates it.
+    pub created_by: Option<String>,
+}
+
+/// A token as listed by `get`: the stored fields plus use counts.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    /// The token.
+    pub token: Token,
+    /// Uses (allowed requests).
+    pub counter: i64,
+    /// Last allowed use, epoch ms.
+    pub last_used: Option<i64>,
+    /// Client address of the last allowed use.
+    pub last_ip: Option<String>,
+    /// Revocation time, epoch ms.
+    pub revoked: Option<i64>,
+}
+
+/// Which live token to revoke.
+#[derive(Debug, Clone, Copy)]
+pub enum Revoke<'a> {
+    /// By id.
+    Id(&'a str),
+    /// By the digest of its value.
+    Digest(&'a Digest),
+}
+
+/// One rate-limit answer: go, or wait this long.
+pub type RateAnswer = Result<(), Duration>;
+
+/// What a database must do for the gateway. Both implementations pass the same
+/// conformance suite (`tests/all/store.rs`).
+pub trait Backend: Send + Sync + 'static {
+    /// Records the server key's id, or refuses a database that holds another one.
+    fn claim_key<'a>(&'a self, key_id: &'a str) -> Pending<'a, Option<String>>;
+    /// Every live token, and the change version they reflect.
+    fn load_live(&self) -> Pending<'_, (Vec<Token>, i64)>;
+    /// Ids of tokens created or revoked after change `version`, with the newest version.
+    fn changes_since(&self, version: i64) -> Pending<'_, (Vec<String>, i64)>;
+    /// Inserts a new token; [`StoreError::Duplicate`] when its digest exists.
+    fn insert_token<'a>(&'a self, token: &'a Token) -> Pending<'a, ()>;
+    /// Revokes a live token at `now`; the token revoked, if one was live.
+    fn revoke<'a>(&'a self, which: Revoke<'a>, now: i64) -> Pending<'a, Option<Token>>;
+    /// A page of tokens, newest first, and the total.
+    fn list(
+        &self,
+        start_at: u64,
+        max_results: u64,
+        include_revoked: bool,
+    ) -> Pending<'_, (Vec<TokenRow>, u64)>;
+    /// One token by id, revoked or not.
+    fn get<'a>(&'a self, id: &'a str) -> Pending<'a, Option<TokenRow>>;
+    /// The id of a revoked token with this digest.
+    fn revoked_id<'a>(&'a self, digest: &'a Digest) -> Pending<'a, Option<String>>;
+    /// Whether the database takes writes now (for `/healthz`): `Err` says why not.
+    fn check_writable(&self) -> Pending<'_, ()>;
+    /// Writes a batch of audit records and completions in one transaction, counting
+    /// uses; the ids of the appended records, in order.
+    fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>>;
+    /// Audit records matching `filter` and their total.
+    fn query_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, (Vec<AuditRow>, u64)>;
+    /// The newest audit record's id (0 when empty).
+    fn last_audit_id(&self) -> Pending<'_, i64>;
+    /// Takes one request from the token's bucket of `per_minute`.
+    fn take_rate<'a>(&'a self, token_id: &'a str, per_minute: u32) -> Pending<'a, RateAnswer>;
+    /// Pushes a signal whenever another instance may have changed the tokens.
+    fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>>;
+}
+
+/// The data directory's key plus a backend, with the live-token index.
+pub struct Store {
+    key: ServerKey,
+    index: TokenIndex,
+    /// The newest `token_changes` version the index reflects.
+    seen: AtomicI64,
+    backend: Arc<dyn Backend>,
+    /// Serialises `refresh` so two catch-ups never interleave.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("live_tokens", &self.index.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the data directory and its key, then the database
+    /// at `location` (migrating it), and loads live tokens into the index.
+    pub async fn open(data_dir: &Path, location: &Location) -> Result<Self, StoreError> {
+        create_private_dir(data_dir)?;
+        let key_path = data_dir.join(KEY_FILE);
+        let key = load_or_create_key(&key_path)?;
+        let backend: Arc<dyn Backend> = match location {
+            Location::Sqlite => Arc::new(sqlite::Sqlite::open(&data_dir.join(DB_FILE))?),
+            Location::Postgres(config) => Arc::new(postgres::Postgres::open(config).await?),
+        };
+        let ours = key.id();
+        if let Some(stored) = backend.claim_key(&ours).await? {
+            return Err(StoreError::KeyMismatch {
+                stored,
+                ours,
+                path: key_path,
+            });
+        }
+        let (live, version) = backend.load_live().await?;
+        Ok(Self {
+            key,
+            index: TokenIndex::new(live),
+            seen: AtomicI64::new(version),
+            backend,
+            refreshing: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The backend (the audit writer commits through it).
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        Arc::clone(&self.backend)
+    }
+
+    /// The keyed digest of a presented token value.
+    pub fn digest(&self, value: &str) -> Digest {
+        self.key.digest(value)
+    }
+
+    /// The server key's public id (what exports and the database record).
+    pub fn key_id(&self) -> String {
+        self.key.id()
+    }
+
+    /// The live token with this digest.
+    pub fn find(&self, digest: &Digest) -> Option<Arc<Token>> {
+        self.index.find(digest)
+    }
+
+    /// Creates a token; returns it and its value (the only time the value is known).
+    pub async fn create(&self, new: NewToken) -> Result<(Arc<Token>, String), StoreError> {
+        let value = match new.value {
+            Some(value) => {
+                token::validate_chosen(&value)?;
+                value
+            }
+            None => token::generate()?,
+        };
+        let token = Token {
+            id: token::new_id()?,
+            digest: self.key.digest(&value),
+            hint: token::hint(&value),
+            label: new.label,
+            user: new.user,
+            limit_to: new.limit_to,
+            ip: new.ip,
+            valid_until: new.valid_until,
+            date_created: crate::now_ms(),
+            created_by: new.created_by,
+        };
+        self.backend.insert_token(&token).await?;
+        let token = Arc::new(token);
+        self.index.insert(Arc::clone(&token));
+        Ok((token, value))
+    }
+
+    /// Revokes the token with this id; `None` when there is no live one.
+    pub async fn revoke_id(&self, id: &str) -> Result<Option<Arc<Token>>, StoreError> {
+        self.revoke(Revoke::Id(id)).await
+    }
+
+    /// Revokes the token with this value; `None` when there is no live one.
+    pub async fn revoke_value(&self, value: &str) -> Result<Option<Arc<Token>>, StoreError> {
+        let digest = self.key.digest(value);
+        self.revoke(Revoke::Digest(&digest)).await
+    }
+
+    async fn revoke(&self, which: Revoke<'_>) -> Result<Option<Arc<Token>>, StoreError> {
+        let revoked = self.backend.revoke(which, crate::now_ms()).await?;
+        // The row stays for the audit log; this index forgets it at once, others
+        // with their next refresh.
+        Ok(revoked.map(|token| {
+            self.index
+                .remove(&token.digest)
+                .unwrap_or_else(|| Arc::new(token))
+        }))
+    }
+
+    /// A page of tokens, newest first, and the total; revoked ones only if asked.
+    pub async fn list(
+        &self,
+        start_at: u64,
+        max_results: u64,
+        include_revoked: bool,
+    ) -> Result<(Vec<TokenRow>, u64), StoreError> {
+        self.backend
+            .list(start_at, max_results, include_revoked)
+            .await
+    }
+
+    /// One token by id, revoked or not.
+    pub async fn get(&self, id: &str) -> Result<Option<TokenRow>, StoreError> {
+        self.backend.get(id).await
+    }
+
+    /// Whether the database takes writes (for `/healthz`): `Err` says why not.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.backend.check_writable().await
+    }
+
+    /// The id of a revoked token with this digest (to audit `revoked` precisely);
+    /// `None` also when the database cannot say.
+    pub async fn revoked_id(&self, digest: &Digest) -> Option<String> {
+        self.backend.revoked_id(digest).await.ok().flatten()
+    }
+
+    /// Audit records matching `filter` and their total.
+    pub async fn query_audit(
+        &self,
+        filter: &AuditFilter,
+    ) -> Result<(Vec<AuditRow>, u64), StoreError> {
+        self.backend.query_audit(filter).await
+    }
+
+    /// The newest audit record's id.
+    pub async fn last_audit_id(&self) -> Result<i64, StoreError> {
+        self.backend.last_audit_id().await
+    }
+
+    /// Takes one request from the token's rate bucket (shared by every instance on
+    /// a shared database).
+    pub async fn take_rate(
+        &self,
+        token_id: &str,
+        per_minute: u32,
+    ) -> Result<RateAnswer, StoreError> {
+        if per_minute == 0 {
+            return Ok(Ok(()));
+        }
+        self.backend.take_rate(token_id, per_minute).await
+    }
+
+    /// Applies token changes made elsewhere (the CLI, another instance) since the
+    /// last one seen; returns how many tokens it looked at again.
+    pub async fn refresh(&self) -> Result<usize, StoreError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let seen = self.seen.load(Ordering::SeqCst);
+        let (ids, newest) = self.backend.changes_since(seen).await?;
+        for id in &ids {
+            match self.backend.get(id).await? {
+                Some(row) if row.revoked.is_none() => self.index.insert(Arc::new(row.token)),
+                Some(row) => {
+                    self.index.remove(&row.token.digest);
+                }
+                None => {}
+            }
+        }
+        self.seen.store(newest.max(seen), Ordering::SeqCst);
+        Ok(ids.len())
+    }
+
+    /// Signals from the database that tokens changed elsewhere (PostgreSQL only).
+    pub fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>> {
+        self.backend.watch()
+    }
+
+    /// Number of live tokens.
+    pub fn live_tokens(&self) -> usize {
+        self.index.len()
+    }
+}
+
+/// Page arguments beyond `i64::MAX` mean "all".
+pub(crate) fn clamp_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A stored digest column back into a [`Digest`].
+pub(crate) fn digest_from(bytes: &[u8]) -> Option<Digest> {
+    Digest::try_from(bytes).ok()
+}
+
+fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io("creating", dir))?;
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io("restricting", dir))
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::create_dir_all(dir).map_err(io("creating", dir))
+}
+
+#[cfg(unix)]
+fn restrict_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io("restricting", path))
+}
+
+#[cfg(not(unix))]
+fn restrict_file(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// Reads the data directory's server key, creating it on first start.
+pub fn load_or_create_key(path: &Path) -> Result<ServerKey, StoreError> {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let bytes: [u8; KEY_LEN] = bytes
+                .try_into()
+                .map_err(|_| StoreError::BadKey(path.to_owned()))?;
+            Ok(ServerKey::new(bytes))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let bytes = token::random_bytes::<KEY_LEN>()?;
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut file = options.open(path).map_err(io("creating", path))?;
+            file.write_all(&bytes).map_err(io("writing", path))?;
+            file.sync_all().map_err(io("syncing", path))?;
+            Ok(ServerKey::new(bytes))
+        }
+        Err(err) => Err(io("reading", path)(err)),
+    }
+}

@@ -1,0 +1,507 @@
+//! The embedded backend: one SQLite file in the data directory (WAL,
+//! `synchronous=FULL`, schema versioned with `PRAGMA user_version`), for one gateway
+//! plus the CLI beside it. Rate buckets live in the gateway's memory.
+//!
+//! Reads and admin writes are short and run on the caller's thread; audit batches,
+//! which wait for an fsync, run on a blocking thread with their own connection.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use tokio::sync::mpsc;
+
+use super::{Backend, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64, digest_from};
+use crate::audit::{self, AuditFilter, AuditRow, Param, Write};
+use crate::index::Token;
+use crate::rate::RateLimiter;
+use crate::token::Digest;
+
+/// How long a connection waits for another writer (CLI next to a running gateway).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The schema, one step per version; `user_version` counts the steps applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: tokens and the audit log.
+    "CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        digest BLOB NOT NULL UNIQUE,
+        hint TEXT NOT NULL,
+        label TEXT NOT NULL,
+        user TEXT,
+        limit_to TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        valid_until INTEGER,
+        date_created INTEGER NOT NULL,
+        created_by TEXT,
+        counter INTEGER NOT NULL DEFAULT 0,
+        last_used INTEGER,
+        last_ip TEXT,
+        revoked INTEGER
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        time INTEGER NOT NULL,
+        token_id TEXT,
+        user TEXT,
+        client_ip TEXT NOT NULL,
+        method TEXT NOT NULL,
+        url TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        reason TEXT,
+        detail TEXT,
+        line INTEGER,
+        line_text TEXT,
+        action TEXT,
+        upstream_status INTEGER,
+        latency_ms INTEGER,
+        component TEXT NOT NULL
+    );
+    CREATE INDEX audit_time ON audit(time);
+    CREATE INDEX audit_token ON audit(token_id);
+    CREATE INDEX audit_user ON audit(user);
+    CREATE TABLE meta (tokens_version INTEGER NOT NULL);
+    INSERT INTO meta VALUES (0);
+    CREATE TRIGGER tokens_inserted AFTER INSERT ON tokens
+        BEGIN UPDATE meta SET tokens_version = tokens_version + 1; END;
+    CREATE TRIGGER tokens_revoked AFTER UPDATE OF revoked ON tokens
+        BEGIN UPDATE meta SET tokens_version = tokens_version + 1; END;",
+    // 2: a change log instead of a version counter (indexes catch up by token, not
+    // by reloading everything), and the server key's id.
+    "DROP TRIGGER tokens_inserted;
+    DROP TRIGGER tokens_revoked;
+    DROP TABLE meta;
+    CREATE TABLE meta (key_id TEXT NOT NULL);
+    CREATE TABLE token_changes (
+        version INTEGER PRIMARY KEY AUTOINCREMENT,
+        token_id TEXT NOT NULL
+    );
+    CREATE TRIGGER tokens_inserted AFTER INSERT ON tokens
+        BEGIN INSERT INTO token_changes (token_id) VALUES (NEW.id); END;
+    CREATE TRIGGER tokens_revoked AFTER UPDATE OF revoked ON tokens
+        BEGIN INSERT INTO token_changes (token_id) VALUES (NEW.id); END;",
+];
+
+const TOKEN_COLUMNS: &str = "id, digest, hint, label, user, limit_to, ip, valid_until, \
+                             date_created, created_by, counter, last_used, last_ip, revoked";
+
+/// The SQLite file, opened.
+pub struct Sqlite {
+    conn: Mutex<Connection>,
+    /// The audit writer's own connection, used from a blocking thread.
+    audit: Arc<Mutex<Connection>>,
+    limiter: RateLimiter,
+}
+
+/// Opens a connection with the settings every tokengate connection uses.
+pub fn connect(db_path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(db_path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // Audit records must survive power loss once the request was forwarded.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+impl Sqlite {
+    /// Opens (creating and migrating) the file.
+    pub fn open(db_path: &Path) -> Result<Self, StoreError> {
+        let mut conn = connect(db_path)?;
+        migrate(&mut conn)?;
+        super::restrict_file(db_path)?;
+        let audit = connect(db_path)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            audit: Arc::new(Mutex::new(audit)),
+            limiter: RateLimiter::default(),
+        })
+    }
+
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(f(&conn)?)
+    }
+}
+
+fn ready<'a, T: Send + 'a>(result: Result<T, StoreError>) -> Pending<'a, T> {
+    Box::pin(std::future::ready(result))
+}
+
+impl Backend for Sqlite {
+    fn claim_key<'a>(&'a self, key_id: &'a str) -> Pending<'a, Option<String>> {
+        ready(self.with_conn(|conn| {
+            let stored: Option<String> = conn
+                .query_row("SELECT key_id FROM meta", [], |row| row.get(0))
+                .optional()?;
+            match stored {
+                Some(stored) if stored != key_id => Ok(Some(stored)),
+                Some(_) => Ok(None),
+                None => {
+                    conn.execute("INSERT INTO meta (key_id) VALUES (?1)", params![key_id])?;
+                    Ok(None)
+                }
+            }
+        }))
+    }
+
+    fn load_live(&self) -> Pending<'_, (Vec<Token>, i64)> {
+        ready(self.with_conn(|conn| {
+            // One read transaction: the version matches the rows.
+            conn.execute_batch("BEGIN")?;
+            let loaded = (|| {
+                let version = newest_change(conn)?;
+                let mut statement = conn.prepare(&format!(
+                    "SELECT {TOKEN_COLUMNS} FROM tokens WHERE revoked IS NULL"
+                ))?;
+                let tokens = statement
+                    .query_map([], token_from_row)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((tokens, version))
+            })();
+            conn.execute_batch("COMMIT")?;
+            loaded
+        }))
+    }
+
+    fn changes_since(&self, version: i64) -> Pending<'_, (Vec<String>, i64)> {
+        ready(self.with_conn(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT version, token_id FROM token_changes WHERE version > ?1 ORDER BY version",
+            )?;
+            let mut newest = version;
+            let mut ids = Vec::new();
+            for row in statement.query_map(params![version], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })? {
+                let (v, id) = row?;
+                newest = newest.max(v);
+                ids.push(id);
+            }
+            Ok((ids, newest))
+        }))
+    }
+
+    fn insert_token<'a>(&'a self, token: &'a Token) -> Pending<'a, ()> {
+        let inserted = self.with_conn(|conn| {
+            conn.execute(
+                "INSERT INTO tokens (id, digest, hint, label, user, limit_to, ip, valid_until,
+                     date_created, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    token.id,
+                    &token.digest[..],
+                    token.hint,
+                    token.label,
+                    token.user,
+                    token.limit_to,
+                    token.ip,
+                    token.valid_until,
+                    token.date_created,
+                    token.created_by
+                ],
+            )
+        });
+        ready(match inserted {
+            Ok(_) => Ok(()),
+            Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(err, _)))
+                if err.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(StoreError::Duplicate)
+            }
+            Err(err) => Err(err),
+        })
+    }
+
+    fn revoke<'a>(&'a self, which: Revoke<'a>, now: i64) -> Pending<'a, Option<Token>> {
+        let revoked = self.with_conn(|conn| {
+            let (condition, key): (&str, rusqlite::types::Value) = match which {
+                Revoke::Id(id) => ("id = ?2", id.to_owned().into()),
+                Revoke::Digest(digest) => ("digest = ?2", digest.to_vec().into()),
+            };
+            conn.query_row(
+                &format!(
+                    "UPDATE tokens SET revoked = ?1 WHERE {condition} AND revoked IS NULL
+                     RETURNING {TOKEN_COLUMNS}"
+                ),
+                params![now, key],
+                token_from_row,
+            )
+            .optional()
+        });
+        if let Ok(Some(token)) = &revoked {
+            self.limiter.forget(&token.id);
+        }
+        ready(revoked)
+    }
+
+    fn list(
+        &self,
+        start_at: u64,
+        max_results: u64,
+        include_revoked: bool,
+    ) -> Pending<'_, (Vec<TokenRow>, u64)> {
+        ready(self.with_conn(|conn| {
+            let filter = if include_revoked {
+                ""
+            } else {
+                "WHERE revoked IS NULL"
+            };
+            let total: i64 = conn.query_row(
+                &format!("SELECT COUNT(*) FROM tokens {filter}"),
+                [],
+                |row| row.get(0),
+            )?;
+            let mut statement = conn.prepare(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens {filter}
+                 ORDER BY date_created DESC, id LIMIT ?1 OFFSET ?2"
+            ))?;
+            let rows = statement
+                .query_map(
+                    params![clamp_i64(max_results), clamp_i64(start_at)],
+                    token_row,
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((rows, u64::try_from(total).unwrap_or(0)))
+        }))
+    }
+
+    fn get<'a>(&'a self, id: &'a str) -> Pending<'a, Option<TokenRow>> {
+        ready(self.with_conn(|conn| {
+            conn.query_row(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"),
+                params![id],
+                token_row,
+            )
+            .optional()
+        }))
+    }
+
+    fn revoked_id<'a>(&'a self, digest: &'a Digest) -> Pending<'a, Option<String>> {
+        ready(self.with_conn(|conn| {
+            conn.query_row(
+                "SELECT id FROM tokens WHERE digest = ?1 AND revoked IS NOT NULL",
+                params![&digest[..]],
+                |row| row.get(0),
+            )
+            .optional()
+        }))
+    }
+
+    fn check_writable(&self) -> Pending<'_, ()> {
+        ready(self.with_conn(|conn| conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")))
+    }
+
+    fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>> {
+        let conn = Arc::clone(&self.audit);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                commit(&mut conn, &batch).map_err(StoreError::from)
+            })
+            .await
+            .map_err(|_| StoreError::Stopped)?
+        })
+    }
+
+    fn query_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, (Vec<AuditRow>, u64)> {
+        ready(self.with_conn(|conn| query(conn, filter)))
+    }
+
+    fn last_audit_id(&self) -> Pending<'_, i64> {
+        ready(self.with_conn(|conn| {
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM audit", [], |r| r.get(0))
+        }))
+    }
+
+    fn take_rate<'a>(&'a self, token_id: &'a str, per_minute: u32) -> Pending<'a, RateAnswer> {
+        ready(Ok(self.limiter.take(token_id, per_minute, Instant::now())))
+    }
+
+    fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>> {
+        None
+    }
+}
+
+/// Writes one batch in one transaction; the ids of its appended records, in order.
+fn commit(conn: &mut Connection, batch: &[Write]) -> rusqlite::Result<Vec<i64>> {
+    let tx = conn.transaction()?;
+    let mut ids = Vec::new();
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO audit (time, token_id, user, client_ip, method, url, decision, reason,
+                 detail, line, line_text, action, upstream_status, latency_ms, component)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        )?;
+        let mut complete = tx.prepare_cached(
+            "UPDATE audit SET upstream_status = ?1, latency_ms = ?2,
+                 action = COALESCE(?3, action), reason = COALESCE(?4, reason)
+             WHERE id = ?5",
+        )?;
+        for write in batch {
+            match write {
+                Write::Append(record) => {
+                    insert.execute(params![
+                        record.time,
+                        record.token_id,
+                        record.user,
+                        record.client_ip,
+                        record.method,
+                        record.url,
+                        record.decision,
+                        record.reason,
+                        record.detail,
+                        record.line,
+                        record.line_text,
+                        record.action,
+                        record.status,
+                        record.latency_ms,
+                        record.component
+                    ])?;
+                    ids.push(tx.last_insert_rowid());
+                }
+                Write::Complete(done) => {
+                    complete.execute(params![
+                        done.status,
+                        done.latency_ms,
+                        done.action,
+                        done.reason,
+                        done.id
+                    ])?;
+                }
+            }
+        }
+        let mut count = tx.prepare_cached(
+            "UPDATE tokens SET counter = counter + ?1,
+                 last_ip = CASE WHEN ?2 >= COALESCE(last_used, 0) THEN ?3 ELSE last_ip END,
+                 last_used = MAX(COALESCE(last_used, 0), ?2)
+             WHERE id = ?4",
+        )?;
+        for (token_id, uses, time, ip) in audit::uses(batch) {
+            count.execute(params![uses, time, ip, token_id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(ids)
+}
+
+/// Records matching `filter` (newest first, unless `after_id` is set) and their total.
+fn query(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result<(Vec<AuditRow>, u64)> {
+    let conditions = filter.conditions();
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    let mut clauses = Vec::new();
+    for (column, op, value) in conditions {
+        values.push(match value {
+            Param::Text(text) => text.into(),
+            Param::Int(n) => n.into(),
+        });
+        clauses.push(format!("{column} {op} ?{}", values.len()));
+    }
+    let condition = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM audit {condition}"),
+        params_from_iter(values.iter()),
+        |row| row.get(0),
+    )?;
+    let n = values.len();
+    values.push(clamp_i64(filter.max_results).into());
+    values.push(clamp_i64(filter.start_at).into());
+    let mut statement = conn.prepare(&format!(
+        "SELECT id, time, token_id, user, client_ip, method, url, decision, reason, detail,
+                line, line_text, action, upstream_status, latency_ms, component
+         FROM audit {condition} ORDER BY id {} LIMIT ?{} OFFSET ?{}",
+        filter.order(),
+        n + 1,
+        n + 2
+    ))?;
+    let rows = statement
+        .query_map(params_from_iter(values.iter()), |row| {
+            Ok(AuditRow {
+                id: row.get(0)?,
+                time: row.get(1)?,
+                token_id: row.get(2)?,
+                user: row.get(3)?,
+                client_ip: row.get(4)?,
+                method: row.get(5)?,
+                url: row.get(6)?,
+                decision: row.get(7)?,
+                reason: row.get(8)?,
+                detail: row.get(9)?,
+                line: row.get(10)?,
+                line_text: row.get(11)?,
+                action: row.get(12)?,
+                upstream_status: row.get(13)?,
+                latency_ms: row.get(14)?,
+                component: row.get(15)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, u64::try_from(total).unwrap_or(0)))
+}
+
+fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
+    let digest: Vec<u8> = row.get(1)?;
+    let digest = digest_from(&digest).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            1,
+            rusqlite::types::Type::Blob,
+            "digest is not 32 bytes".into(),
+        )
+    })?;
+    Ok(Token {
+        id: row.get(0)?,
+        digest,
+        hint: row.get(2)?,
+        label: row.get(3)?,
+        user: row.get(4)?,
+        limit_to: row.get(5)?,
+        ip: row.get(6)?,
+        valid_until: row.get(7)?,
+        date_created: row.get(8)?,
+        created_by: row.get(9)?,
+    })
+}
+
+fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok(TokenRow {
+        token: token_from_row(row)?,
+        counter: row.get(10)?,
+        last_used: row.get(11)?,
+        last_ip: row.get(12)?,
+        revoked: row.get(13)?,
+    })
+}
+
+fn newest_change(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM token_changes",
+        [],
+        |row| row.get(0),
+    )
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if version > known {
+        return Err(StoreError::TooNew(version));
+    }
+    for (step, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", step + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

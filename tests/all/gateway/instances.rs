@@ -1,0 +1,449 @@
+//! Several `tokengate` processes sharing one PostgreSQL database, as behind a load
+//! balancer: tokens, revocations, counters, rate limits and the audit log are one.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+use tokengate::audit::AuditFilter;
+use tokengate::store::{KEY_FILE, NewToken, Store};
+
+use super::binary::{Process, free_port, tokengate_binary};
+use super::{ADMIN, basic, custom_upstream};
+use crate::postgres::fresh_database;
+
+/// Propagation bound the issue sets for creation and revocation.
+const PROPAGATION: Duration = Duration::from_secs(1);
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// Two gateways on one database, in front of one upstream.
+struct Pair {
+    _dir: tempfile::TempDir,
+    url: String,
+    key_dir: std::path::PathBuf,
+    admin: String,
+    instances: Vec<(Process, SocketAddr)>,
+    client: HttpClient,
+}
+
+impl Pair {
+    /// Starts two instances with `extra` flags; `None` outside CI without PostgreSQL.
+    async fn start(upstream: SocketAddr, extra: &[&str]) -> Option<Self> {
+        let binary = tokengate_binary()?;
+        let database = fresh_database().await?;
+        let dir = tempfile::tempdir().expect("dir");
+        // The first data directory gets the key (and claims the database for it);
+        // the second instance runs with a copy, as an operator deploys it.
+        let first = dir.path().join("a");
+        let admin = {
+            let store = Store::open(&first, &database.location())
+                .await
+                .expect("store");
+            let (_, admin) = store
+                .create(NewToken {
+                    label: "admin".into(),
+                    user: Some(ADMIN.into()),
+                    ..NewToken::default()
+                })
+                .await
+                .expect("admin token");
+            admin
+        };
+        let second = dir.path().join("b");
+        std::fs::create_dir_all(&second).expect("second data dir");
+        std::fs::copy(first.join(KEY_FILE), second.join(KEY_FILE)).expect("key copied");
+        let mut instances = Vec::new();
+        for data_dir in [&first, &second] {
+            let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+            let process = Process::spawn(
+                Command::new(&binary)
+                    .args(["serve", "--listen", &addr.to_string()])
+                    .args(["--upstream", &format!("http://{upstream}")])
+                    .args(["--store", &database.url, "--admins", ADMIN])
+                    .arg("--data-dir")
+                    .arg(data_dir)
+                    .args(extra),
+            );
+            instances.push((process, addr));
+        }
+        for (process, addr) in &mut instances {
+            process.wait_healthy(*addr).await;
+        }
+        Some(Self {
+            key_dir: first,
+            _dir: dir,
+            url: database.url,
+            admin,
+            instances,
+            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build_http(),
+        })
+    }
+
+    fn addr(&self, instance: usize) -> SocketAddr {
+        self.instances[instance].1
+    }
+
+    async fn send(
+        &self,
+        instance: usize,
+        method: Method,
+        target: &str,
+        auth: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        send(
+            &self.client,
+            self.addr(instance),
+            method,
+            target,
+            auth,
+            body,
+        )
+        .await
+    }
+
+    /// The shared database, opened as a third instance would (for audit queries).
+    async fn store(&self) -> Store {
+        let location = tokengate::store::Location::parse(&self.url).expect("url");
+        Store::open(&self.key_dir, &location).await.expect("store")
+    }
+}
+
+async fn send(
+    client: &HttpClient,
+    addr: SocketAddr,
+    method: Method,
+    target: &str,
+    auth: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{target}"))
+        .header("authorization", auth)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("request");
+    let response = client.request(request).await.expect("an answer");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Polls `check` until it holds; returns how long that took (panics after `limit`).
+async fn within<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_token_created_on_one_instance_works_on_the_other_and_its_revocation_too() {
+    let (upstream, _task) = tokengate::demo::start_echo().await.expect("echo");
+    let Some(pair) = Pair::start(upstream, &[]).await else {
+        return;
+    };
+    let admin = basic(ADMIN, &pair.admin);
+    let (status, created) = pair
+        .send(
+            0,
+            Method::POST,
+            "/rest/extender/1.0/tokenTools/set",
+            &admin,
+            Some(json!({ "label": "shared", "userName": "alice" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let token = created["token"].as_str().expect("token value").to_owned();
+    let id = created["id"].as_str().expect("token id").to_owned();
+    let alice = basic("alice", &token);
+
+    let took = within(PROPAGATION, "creation reaches instance 2", || async {
+        pair.send(1, Method::GET, "/rest/api/space", &alice, None)
+            .await
+            .0
+            == StatusCode::OK
+    })
+    .await;
+    eprintln!("creation propagated in {took:?}");
+
+    let (status, _) = pair
+        .send(
+            0,
+            Method::DELETE,
+            "/rest/extender/1.0/tokenTools/delete",
+            &admin,
+            Some(json!({ "id": id })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let took = within(PROPAGATION, "revocation reaches instance 2", || async {
+        pair.send(1, Method::GET, "/rest/api/space", &alice, None)
+            .await
+            .0
+            == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    eprintln!("revocation propagated in {took:?}");
+    // The refusal on instance 2 is audited as a revoked token.
+    let store = pair.store().await;
+    let (records, _) = store
+        .query_audit(&AuditFilter {
+            token_id: Some(id),
+            decision: Some("deny".into()),
+            max_results: 1,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(records[0].reason.as_deref(), Some("revoked"));
+}
+
+#[tokio::test]
+async fn concurrent_traffic_across_both_instances_keeps_counters_exact() {
+    let (upstream, _task) = tokengate::demo::start_echo().await.expect("echo");
+    let Some(pair) = Pair::start(upstream, &[]).await else {
+        return;
+    };
+    let admin = basic(ADMIN, &pair.admin);
+    let (_, created) = pair
+        .send(
+            0,
+            Method::POST,
+            "/rest/extender/1.0/tokenTools/set",
+            &admin,
+            Some(json!({ "label": "busy", "userName": "alice" })),
+        )
+        .await;
+    let token = created["token"].as_str().expect("token").to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+    let alice = basic("alice", &token);
+    within(PROPAGATION, "creation reaches instance 2", || async {
+        pair.send(1, Method::GET, "/rest/api/warmup", &alice, None)
+            .await
+            .0
+            == StatusCode::OK
+    })
+    .await;
+
+    let pair = Arc::new(pair);
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let pair = Arc::clone(&pair);
+        let alice = alice.clone();
+        workers.push(tokio::spawn(async move {
+            for n in 0..25 {
+                let target = format!("/rest/api/space?w={worker}&n={n}");
+                let (status, _) = pair
+                    .send(worker % 2, Method::GET, &target, &alice, None)
+                    .await;
+                assert_eq!(status, StatusCode::OK);
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+    // 200 requests plus the warm-up uses, whichever instance served them.
+    let (status, listed) = pair
+        .send(
+            1,
+            Method::GET,
+            "/rest/extender/1.0/tokenTools/get",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let row = listed["tokens"]
+        .as_array()
+        .and_then(|tokens| tokens.iter().find(|t| t["id"] == id.as_str()))
+        .expect("the token is listed");
+    let store = pair.store().await;
+    let (_, allowed) = store
+        .query_audit(&AuditFilter {
+            token_id: Some(id.clone()),
+            decision: Some("allow".into()),
+            max_results: 1,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    assert!(allowed >= 201, "{allowed}");
+    assert_eq!(row["counter"].as_u64(), Some(allowed));
+}
+
+#[tokio::test]
+async fn per_token_rate_limits_are_shared_by_the_instances() {
+    let (upstream, _task) = tokengate::demo::start_echo().await.expect("echo");
+    let Some(pair) = Pair::start(upstream, &["--rate-limit", "10"]).await else {
+        return;
+    };
+    let store = pair.store().await;
+    let (_, token) = store
+        .create(NewToken {
+            label: "limited".into(),
+            user: Some("alice".into()),
+            ..NewToken::default()
+        })
+        .await
+        .expect("token");
+    let alice = basic("alice", &token);
+    within(PROPAGATION, "creation reaches both", || async {
+        pair.send(0, Method::GET, "/rest/api/a", &alice, None)
+            .await
+            .0
+            == StatusCode::OK
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for n in 0..12 {
+        statuses.push(
+            pair.send(n % 2, Method::GET, "/rest/api/b", &alice, None)
+                .await
+                .0,
+        );
+    }
+    let allowed = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    // One bucket of 10 for both instances: 1 taken by the warm-up, 9 more pass.
+    assert_eq!((allowed, limited), (9, 3), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn killing_an_instance_under_load_loses_no_audit_record() {
+    // The upstream records every request it receives.
+    let received = Arc::new(Mutex::new(BTreeSet::new()));
+    let seen = Arc::clone(&received);
+    let (upstream, _task) = custom_upstream(move |request: Request<_>| {
+        let seen = Arc::clone(&seen);
+        async move {
+            if let Some(query) = request.uri().query() {
+                seen.lock().expect("received").insert(query.to_owned());
+            }
+            Response::new(Full::new(Bytes::from_static(b"{}")))
+        }
+    })
+    .await;
+    let Some(mut pair) = Pair::start(upstream, &[]).await else {
+        return;
+    };
+    let store = pair.store().await;
+    let (token, value) = store
+        .create(NewToken {
+            label: "load".into(),
+            user: Some("alice".into()),
+            ..NewToken::default()
+        })
+        .await
+        .expect("token");
+    let alice = basic("alice", &value);
+    let victim = pair.addr(0);
+    within(PROPAGATION, "the token reaches instance 1", || async {
+        send(
+            &pair.client,
+            victim,
+            Method::GET,
+            "/rest/api/ready",
+            &alice,
+            None,
+        )
+        .await
+        .0 == StatusCode::OK
+    })
+    .await;
+
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let client = pair.client.clone();
+        let alice = alice.clone();
+        workers.push(tokio::spawn(async move {
+            let mut answered = 0;
+            for n in 0.. {
+                let request =
+                    Request::get(format!("http://{victim}/rest/api/load?w={worker}&n={n}"))
+                        .header("authorization", &alice)
+                        .body(Full::new(Bytes::new()))
+                        .expect("request");
+                match client.request(request).await {
+                    Ok(response) if response.status() == StatusCode::OK => answered += 1,
+                    _ => break,
+                }
+            }
+            answered
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (victim_process, _) = &mut pair.instances[0];
+    victim_process.child.kill().expect("kill -9");
+    let _ = victim_process.child.wait();
+    let mut answered = 0;
+    for worker in workers {
+        answered += worker.await.expect("worker");
+    }
+    assert!(answered > 0, "no request was served before the kill");
+
+    let (records, _) = store
+        .query_audit(&AuditFilter {
+            token_id: Some(token.id.clone()),
+            decision: Some("allow".into()),
+            max_results: u64::MAX,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    let audited: BTreeSet<String> = records
+        .iter()
+        .filter_map(|r| r.url.split_once('?').map(|(_, q)| q.to_owned()))
+        .collect();
+    let received = received.lock().expect("received").clone();
+    let missing: Vec<_> = received.difference(&audited).collect();
+    assert!(
+        missing.is_empty(),
+        "forwarded without an audit record: {missing:?}"
+    );
+    assert!(
+        received.len() >= answered,
+        "{} < {answered}",
+        received.len()
+    );
+    // The other instance still serves the same token.
+    let (status, _) = pair
+        .send(1, Method::GET, "/rest/api/after", &alice, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    eprintln!(
+        "killed after {answered} answered requests; {} reached the upstream, all audited",
+        received.len()
+    );
+}

@@ -1,0 +1,418 @@
+//! The storage contract, one suite for both backends: every check runs once on
+//! SQLite (a file in a temporary data directory) and once on PostgreSQL (a fresh
+//! database on the test cluster). "Another instance" is a second `Store` on the
+//! same database with a copy of the same server key, as a second gateway would be.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokengate::audit::{ALLOW, AuditFilter, AuditLog, AuditRecord, Completion, DENY, Write};
+use tokengate::metrics::Metrics;
+use tokengate::store::{KEY_FILE, Location, NewToken, Store, StoreError};
+
+use crate::postgres::{Database, fresh_database};
+
+/// One backend to test: where its data lives.
+struct Subject {
+    dir: tempfile::TempDir,
+    location: Location,
+    _database: Option<Database>,
+}
+
+async fn sqlite() -> Option<Subject> {
+    Some(Subject {
+        dir: tempfile::tempdir().expect("temp dir"),
+        location: Location::Sqlite,
+        _database: None,
+    })
+}
+
+async fn postgres() -> Option<Subject> {
+    let database = fresh_database().await?;
+    Some(Subject {
+        dir: tempfile::tempdir().expect("temp dir"),
+        location: database.location(),
+        _database: Some(database),
+    })
+}
+
+impl Subject {
+    /// The first instance (creates the data directory and its key).
+    async fn open(&self) -> Store {
+        Store::open(&self.dir.path().join("a"), &self.location)
+            .await
+            .expect("store opens")
+    }
+
+    /// Another instance: its own data directory holding a copy of the key (SQLite
+    /// keeps its file in the data directory, so there it is the same directory).
+    async fn open_other(&self) -> Store {
+        let first = self.dir.path().join("a");
+        let dir = match self.location {
+            Location::Sqlite => first,
+            Location::Postgres(_) => {
+                let other = self.dir.path().join("b");
+                std::fs::create_dir_all(&other).expect("second data dir");
+                std::fs::copy(first.join(KEY_FILE), other.join(KEY_FILE)).expect("key copied");
+                other
+            }
+        };
+        Store::open(&dir, &self.location)
+            .await
+            .expect("second store opens")
+    }
+
+    fn is_shared(&self) -> bool {
+        matches!(self.location, Location::Postgres(_))
+    }
+}
+
+fn new(label: &str) -> NewToken {
+    NewToken {
+        label: label.into(),
+        user: Some("alice".into()),
+        limit_to: "[get].*/rest/api/.*".into(),
+        ..NewToken::default()
+    }
+}
+
+fn use_of(token_id: &str, time: i64, ip: &str) -> AuditRecord {
+    AuditRecord {
+        time,
+        token_id: Some(token_id.into()),
+        user: Some("alice".into()),
+        client_ip: ip.into(),
+        method: "GET".into(),
+        url: "https://wiki.example.com/rest/api/space".into(),
+        decision: ALLOW,
+        line: Some(1),
+        line_text: Some("[get].*/rest/api/.*".into()),
+        component: "c0ffee".into(),
+        count_use: true,
+        ..AuditRecord::default()
+    }
+}
+
+async fn tokens_are_created_found_listed_and_revoked(subject: Subject) {
+    let store = subject.open().await;
+    let (first, first_value) = store.create(new("first")).await.expect("created");
+    let (second, second_value) = store.create(new("second")).await.expect("created");
+    assert!(first_value.starts_with("tgk_"));
+    let found = store.find(&store.digest(&first_value)).expect("found");
+    assert_eq!(found.id, first.id);
+    assert_eq!(found.limit_to, "[get].*/rest/api/.*");
+    assert_eq!(store.live_tokens(), 2);
+
+    let (rows, total) = store.list(0, 10, false).await.expect("list");
+    assert_eq!(total, 2);
+    assert_eq!(rows.len(), 2);
+    let (page, total) = store.list(1, 1, false).await.expect("page");
+    assert_eq!((page.len(), total), (1, 2));
+
+    let revoked = store.revoke_id(&first.id).await.expect("revoke");
+    assert_eq!(revoked.map(|t| t.id.clone()), Some(first.id.clone()));
+    assert!(store.find(&store.digest(&first_value)).is_none());
+    assert_eq!(
+        store.revoked_id(&store.digest(&first_value)).await,
+        Some(first.id.clone())
+    );
+    assert!(store.revoke_id(&first.id).await.expect("again").is_none());
+    let by_value = store.revoke_value(&second_value).await.expect("revoke");
+    assert_eq!(by_value.map(|t| t.id.clone()), Some(second.id.clone()));
+
+    let (live, total) = store.list(0, 10, false).await.expect("list");
+    assert_eq!((live.len(), total), (0, 0));
+    let (all, total) = store.list(0, 10, true).await.expect("list all");
+    assert_eq!(total, 2);
+    assert!(all.iter().all(|row| row.revoked.is_some()));
+    let row = store.get(&first.id).await.expect("get").expect("row");
+    assert_eq!(row.token.label, "first");
+    assert!(store.get("no-such-id").await.expect("get").is_none());
+    store.check_writable().await.expect("writable");
+}
+
+async fn duplicate_values_are_refused_even_after_revocation(subject: Subject) {
+    let store = subject.open().await;
+    let chosen = NewToken {
+        value: Some("a-chosen-token-value-0001".into()),
+        ..new("chosen")
+    };
+    let (token, _) = store.create(chosen.clone()).await.expect("created");
+    assert!(matches!(
+        store.create(chosen.clone()).await,
+        Err(StoreError::Duplicate)
+    ));
+    store.revoke_id(&token.id).await.expect("revoked");
+    assert!(matches!(
+        store.create(chosen).await,
+        Err(StoreError::Duplicate)
+    ));
+}
+
+async fn audit_batches_keep_order_and_completions_fill_records_in(subject: Subject) {
+    let store = subject.open().await;
+    let (token, _) = store.create(new("audited")).await.expect("created");
+    let log = AuditLog::start(store.backend(), Arc::new(Metrics::default()));
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(
+            log.append(use_of(&token.id, 1_000 + n, "10.0.0.1"))
+                .await
+                .expect("append"),
+        );
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    log.complete(Completion {
+        id: ids[2],
+        status: Some(201),
+        latency_ms: 7,
+        action: Some("done".into()),
+        reason: None,
+    });
+    log.flush().await;
+    let (rows, total) = store
+        .query_audit(&AuditFilter {
+            max_results: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("query");
+    assert_eq!(total, 5);
+    assert_eq!(rows[0].id, ids[4], "newest first");
+    let completed = rows.iter().find(|r| r.id == ids[2]).expect("completed row");
+    assert_eq!(completed.upstream_status, Some(201));
+    assert_eq!(completed.latency_ms, Some(7));
+    assert_eq!(completed.action.as_deref(), Some("done"));
+    assert_eq!(completed.line, Some(1));
+    assert_eq!(store.last_audit_id().await.expect("last"), ids[4]);
+    log.shutdown().await;
+}
+
+async fn audit_queries_filter_and_page(subject: Subject) {
+    let store = subject.open().await;
+    let backend = store.backend();
+    let mut batch = Vec::new();
+    for n in 0..30_i64 {
+        let mut record = use_of(if n % 3 == 0 { "t-a" } else { "t-b" }, 10_000 + n, "::1");
+        record.count_use = false;
+        if n % 2 == 0 {
+            record.decision = DENY;
+            record.reason = Some("no-matching-rule".into());
+            record.user = Some("bob".into());
+        }
+        batch.push(Write::Append(Box::new(record)));
+    }
+    let ids = backend.commit_audit(batch).await.expect("commit");
+    assert_eq!(ids.len(), 30);
+    let query = |filter: AuditFilter| {
+        let store = &store;
+        async move { store.query_audit(&filter).await.expect("query") }
+    };
+    let page = |f: AuditFilter| AuditFilter {
+        max_results: 100,
+        ..f
+    };
+    let (_, total) = query(page(AuditFilter {
+        token_id: Some("t-a".into()),
+        ..AuditFilter::default()
+    }))
+    .await;
+    assert_eq!(total, 10);
+    let (rows, total) = query(page(AuditFilter {
+        user: Some("bob".into()),
+        decision: Some(DENY.into()),
+        ..AuditFilter::default()
+    }))
+    .await;
+    assert_eq!(total, 15);
+    assert!(
+        rows.iter()
+            .all(|r| r.reason.as_deref() == Some("no-matching-rule"))
+    );
+    let (_, total) = query(page(AuditFilter {
+        from: Some(10_010),
+        to: Some(10_020),
+        ..AuditFilter::default()
+    }))
+    .await;
+    assert_eq!(total, 10);
+    let (rows, _) = query(AuditFilter {
+        after_id: Some(ids[24]),
+        max_results: 3,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(
+        rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+        ids[25..28].to_vec(),
+        "following reads oldest first"
+    );
+    let (rows, total) = query(AuditFilter {
+        start_at: 5,
+        max_results: 5,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(total, 30);
+    assert_eq!(rows.first().map(|r| r.id), Some(ids[24]));
+}
+
+async fn concurrent_uses_on_two_instances_are_counted_exactly(subject: Subject) {
+    let one = subject.open().await;
+    let two = subject.open_other().await;
+    let (token, _) = one.create(new("busy")).await.expect("created");
+    let logs = [
+        AuditLog::start(one.backend(), Arc::new(Metrics::default())),
+        AuditLog::start(two.backend(), Arc::new(Metrics::default())),
+    ];
+    let mut tasks = Vec::new();
+    for worker in 0..8_i64 {
+        let log = logs[usize::try_from(worker % 2).unwrap_or(0)].clone();
+        let id = token.id.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..50 {
+                let time = 1_000_000 + worker * 1_000 + n;
+                log.append(use_of(&id, time, &format!("10.0.0.{worker}")))
+                    .await
+                    .expect("append");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("worker");
+    }
+    let row = two.get(&token.id).await.expect("get").expect("row");
+    assert_eq!(row.counter, 400);
+    assert_eq!(row.last_used, Some(1_007_049));
+    assert_eq!(row.last_ip.as_deref(), Some("10.0.0.7"));
+    for log in &logs {
+        log.shutdown().await;
+    }
+}
+
+async fn another_instance_catches_up_with_creations_and_revocations(subject: Subject) {
+    let one = subject.open().await;
+    let two = subject.open_other().await;
+    let (token, value) = one.create(new("shared")).await.expect("created");
+    assert!(
+        two.find(&two.digest(&value)).is_none(),
+        "not before a refresh"
+    );
+    assert_eq!(two.refresh().await.expect("refresh"), 1);
+    assert_eq!(
+        two.find(&two.digest(&value)).map(|t| t.id.clone()),
+        Some(token.id.clone())
+    );
+    assert_eq!(two.refresh().await.expect("nothing new"), 0);
+    two.revoke_id(&token.id).await.expect("revoked on two");
+    one.refresh().await.expect("refresh");
+    assert!(one.find(&one.digest(&value)).is_none());
+    // A third instance started now loads the same live set.
+    let three = subject.open_other().await;
+    assert_eq!(three.live_tokens(), 0);
+}
+
+async fn a_database_digested_with_another_key_is_refused(subject: Subject) {
+    let store = subject.open().await;
+    store.create(new("keyed")).await.expect("created");
+    drop(store);
+    let elsewhere = tempfile::tempdir().expect("dir");
+    let dir = match subject.location {
+        Location::Sqlite => {
+            // The same database file beside a different key.
+            let dir = subject.dir.path().join("a");
+            std::fs::remove_file(dir.join(KEY_FILE)).expect("key removed");
+            std::fs::write(dir.join(KEY_FILE), [7_u8; 32]).expect("other key");
+            dir
+        }
+        Location::Postgres(_) => elsewhere.path().to_owned(),
+    };
+    match Store::open(&dir, &subject.location).await {
+        Err(StoreError::KeyMismatch { .. }) => {}
+        other => panic!("expected a key mismatch, got {other:?}"),
+    }
+}
+
+async fn rate_buckets_hold_a_minute_and_say_how_long_to_wait(subject: Subject) {
+    let one = subject.open().await;
+    let two = subject.open_other().await;
+    for _ in 0..3 {
+        assert_eq!(one.take_rate("t-rate", 3).await.expect("take"), Ok(()));
+    }
+    let wait = one.take_rate("t-rate", 3).await.expect("take");
+    let wait = wait.expect_err("the fourth request waits");
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_secs(20),
+        "{wait:?}"
+    );
+    assert_eq!(one.take_rate("t-other", 3).await.expect("take"), Ok(()));
+    assert_eq!(one.take_rate("t-rate", 0).await.expect("no limit"), Ok(()));
+    let on_two = two.take_rate("t-rate", 3).await.expect("take");
+    if subject.is_shared() {
+        assert!(on_two.is_err(), "instances share the bucket");
+    }
+}
+
+/// Runs each check on both backends.
+macro_rules! on_both_backends {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some(subject) = super::sqlite().await {
+                        super::$check(subject).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some(subject) = super::postgres().await {
+                        super::$check(subject).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    tokens_are_created_found_listed_and_revoked,
+    duplicate_values_are_refused_even_after_revocation,
+    audit_batches_keep_order_and_completions_fill_records_in,
+    audit_queries_filter_and_page,
+    concurrent_uses_on_two_instances_are_counted_exactly,
+    another_instance_catches_up_with_creations_and_revocations,
+    a_database_digested_with_another_key_is_refused,
+    rate_buckets_hold_a_minute_and_say_how_long_to_wait,
+);
+
+/// PostgreSQL only: an instance hears of another's change at once (LISTEN/NOTIFY),
+/// not only at its next poll.
+#[tokio::test]
+async fn postgres_notifies_other_instances_of_token_changes() {
+    let Some(subject) = postgres().await else {
+        return;
+    };
+    let one = subject.open().await;
+    let two = subject.open_other().await;
+    let mut signals = two.watch().expect("PostgreSQL stores can be watched");
+    // The first signal says the listener is connected.
+    tokio::time::timeout(Duration::from_secs(5), signals.recv())
+        .await
+        .expect("listener connects");
+    let (token, value) = one.create(new("announced")).await.expect("created");
+    tokio::time::timeout(Duration::from_secs(1), signals.recv())
+        .await
+        .expect("notified within a second");
+    two.refresh().await.expect("refresh");
+    assert_eq!(
+        two.find(&two.digest(&value)).map(|t| t.id.clone()),
+        Some(token.id.clone())
+    );
+}
