@@ -16,7 +16,8 @@ use crate::export;
 use crate::policy::{
     AuthScheme, Decision, PolicyRuntime, RequestFacts, Settings, TokenFacts, TokenRules,
 };
-use crate::store::{Location, Store};
+use crate::store::postgres::Postgres;
+use crate::store::{Backend as _, DB_FILE, KEY_FILE, Location, Store};
 
 /// How often `tokengate audit --follow` looks for new records.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
@@ -53,6 +54,9 @@ pub enum Command {
     Audit(AuditArgs),
     /// Explain whether a token's restriction lines admit a method and URL.
     Check(CheckArgs),
+    /// Copy tokens and the audit log from a SQLite data directory into an empty
+    /// PostgreSQL database, for several gateways to share.
+    Migrate(MigrateArgs),
 }
 
 /// Where the data lives (shared by the commands that read it).
@@ -195,6 +199,17 @@ pub struct AuditArgs {
     pub json: bool,
 }
 
+/// `tokengate migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The source: `sqlite:DATA_DIR`, the directory holding tokengate.db and server.key.
+    #[arg(long)]
+    pub from: String,
+    /// The target: `postgres://user:password@host:port/database` (empty).
+    #[arg(long)]
+    pub to: String,
+}
+
 /// `tokengate check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -242,6 +257,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Token(command) => token(command).await,
         Command::Audit(args) => audit_log(args).await,
         Command::Check(args) => check(args).await,
+        Command::Migrate(args) => migrate(args).await,
     }
 }
 
@@ -457,6 +473,50 @@ async fn token(command: TokenCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn migrate(args: MigrateArgs) -> Result<()> {
+    let Some(source) = args.from.strip_prefix("sqlite:") else {
+        bail!("--from: expected sqlite:DATA_DIR, got {:?}", args.from);
+    };
+    let mut data_dir = PathBuf::from(source);
+    if data_dir.file_name() == Some(std::ffi::OsStr::new(DB_FILE)) {
+        data_dir.pop();
+    }
+    if !data_dir.join(DB_FILE).is_file() {
+        bail!("--from: {} holds no {DB_FILE}", data_dir.display());
+    }
+    let Location::Postgres(target) =
+        Location::parse(&args.to).map_err(|err| anyhow::anyhow!("--to: {err}"))?
+    else {
+        bail!("--to: expected a postgres:// URL");
+    };
+    let source = Store::open(&data_dir, &Location::Sqlite)
+        .await
+        .with_context(|| format!("opening {}", data_dir.display()))?;
+    let target = Postgres::open(&target)
+        .await
+        .context("opening the PostgreSQL database")?;
+    let key_id = source.key_id();
+    if let Some(stored) = target.claim_key(&key_id).await? {
+        bail!(
+            "the PostgreSQL database belongs to server key {stored}, not {key_id} of {}",
+            data_dir.join(KEY_FILE).display()
+        );
+    }
+    let copied = target
+        .import_from(source.backend().as_ref())
+        .await
+        .context("copying into PostgreSQL")?;
+    println!(
+        "copied {} tokens and {} audit records.\n\
+         Start every gateway with --store <the URL> and a copy of {} (mode 0600) in its \
+         --data-dir: tokens are stored as digests under that key.",
+        copied.tokens,
+        copied.records,
+        data_dir.join(KEY_FILE).display()
+    );
+    Ok(())
 }
 
 /// Writes a secret to a new file only its owner can read.

@@ -83,6 +83,9 @@ pub enum StoreError {
     /// A token value that cannot be used.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// `tokengate migrate` copies only into an empty database.
+    #[error("the target database already holds tokens or audit records; migrate into an empty one")]
+    NotEmpty,
     /// A background task of the store is gone.
     #[error("the database worker stopped")]
     Stopped,

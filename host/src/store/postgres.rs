@@ -31,6 +31,8 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Wait between attempts to re-open the `LISTEN` connection.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
+/// Audit records read and written per round trip by `import_from`.
+const IMPORT_PAGE: u64 = 5_000;
 /// The channel token changes are announced on.
 const CHANNEL: &str = "tokengate_tokens";
 /// Advisory lock ids (arbitrary, fixed): schema migration, token change versions.
@@ -182,48 +184,50 @@ impl Postgres {
         Ok(())
     }
 
-    /// Copies tokens as they are (counters, revocations) into an empty database.
-    pub async fn import_tokens(&self, rows: &[TokenRow]) -> Result<(), StoreError> {
+    /// Copies every token (as it is: counters, revocations) and every audit record
+    /// (with its id) from `source` into this database, in one transaction; refuses
+    /// a database that already holds tokens or audit records.
+    pub async fn import_from(&self, source: &dyn Backend) -> Result<Imported, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let insert = tx
+        let empty: bool = tx
+            .query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM tokens) AND NOT EXISTS (SELECT 1 FROM audit)",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        if !empty {
+            return Err(StoreError::NotEmpty);
+        }
+        let insert_token = tx
             .prepare(&format!(
                 "INSERT INTO tokens ({TOKEN_COLUMNS})
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             ))
             .await?;
-        for row in rows {
+        let (rows, _) = source.list(0, u64::MAX, true).await?;
+        for row in &rows {
             let t = &row.token;
-            tx.execute(
-                &insert,
-                &[
-                    &t.id,
-                    &&t.digest[..],
-                    &t.hint,
-                    &t.label,
-                    &t.user,
-                    &t.limit_to,
-                    &t.ip,
-                    &t.valid_until,
-                    &t.date_created,
-                    &t.created_by,
-                    &row.counter,
-                    &row.last_used,
-                    &row.last_ip,
-                    &row.revoked,
-                ],
-            )
-            .await?;
+            let params: [&(dyn ToSql + Sync); 14] = [
+                &t.id,
+                &&t.digest[..],
+                &t.hint,
+                &t.label,
+                &t.user,
+                &t.limit_to,
+                &t.ip,
+                &t.valid_until,
+                &t.date_created,
+                &t.created_by,
+                &row.counter,
+                &row.last_used,
+                &row.last_ip,
+                &row.revoked,
+            ];
+            tx.execute(&insert_token, &params).await?;
         }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Copies audit records with their ids; the id sequence continues after them.
-    pub async fn import_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let insert = tx
+        let insert_record = tx
             .prepare(
                 "INSERT INTO audit (id, time, token_id, user_name, client_ip, method, url,
                      decision, reason, detail, line, line_text, action, upstream_status,
@@ -231,56 +235,66 @@ impl Postgres {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
             .await?;
-        let mut pending = Vec::with_capacity(rows.len());
-        for row in rows {
-            pending.push((
-                row,
-                row.line.and_then(|n| i32::try_from(n).ok()),
-                row.upstream_status.map(i32::from),
-            ));
+        let mut records = 0;
+        let mut after = 0;
+        loop {
+            let (page, _) = source
+                .query_audit(&AuditFilter {
+                    after_id: Some(after),
+                    max_results: IMPORT_PAGE,
+                    ..AuditFilter::default()
+                })
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            records += page.len();
+            let (t, insert) = (&tx, &insert_record);
+            try_join_all(page.iter().map(|row| async move {
+                let line = row.line.and_then(|n| i32::try_from(n).ok());
+                let status = row.upstream_status.map(i32::from);
+                let params: [&(dyn ToSql + Sync); 16] = [
+                    &row.id,
+                    &row.time,
+                    &row.token_id,
+                    &row.user,
+                    &row.client_ip,
+                    &row.method,
+                    &row.url,
+                    &row.decision,
+                    &row.reason,
+                    &row.detail,
+                    &line,
+                    &row.line_text,
+                    &row.action,
+                    &status,
+                    &row.latency_ms,
+                    &row.component,
+                ];
+                t.execute(insert, &params).await
+            }))
+            .await?;
         }
-        try_join_all(pending.iter().map(|(row, line, status)| async {
-            let params: [&(dyn ToSql + Sync); 16] = [
-                &row.id,
-                &row.time,
-                &row.token_id,
-                &row.user,
-                &row.client_ip,
-                &row.method,
-                &row.url,
-                &row.decision,
-                &row.reason,
-                &row.detail,
-                line,
-                &row.line_text,
-                &row.action,
-                status,
-                &row.latency_ms,
-                &row.component,
-            ];
-            tx.execute(&insert, &params).await
-        }))
-        .await?;
+        // New records continue after the copied ids.
         tx.batch_execute(
             "SELECT setval(pg_get_serial_sequence('audit', 'id'),
                            GREATEST((SELECT MAX(id) FROM audit), 1))",
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(Imported {
+            tokens: rows.len(),
+            records,
+        })
     }
+}
 
-    /// Whether the database holds no tokens and no audit records yet.
-    pub async fn is_empty(&self) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_one(
-                "SELECT NOT EXISTS (SELECT 1 FROM tokens) AND NOT EXISTS (SELECT 1 FROM audit)",
-                &[],
-            )
-            .await?;
-        Ok(row.try_get(0)?)
-    }
+/// What [`Postgres::import_from`] copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    /// Tokens, revoked ones included.
+    pub tokens: usize,
+    /// Audit records.
+    pub records: usize,
 }
 
 impl Backend for Postgres {

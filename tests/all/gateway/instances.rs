@@ -447,3 +447,111 @@ async fn killing_an_instance_under_load_loses_no_audit_record() {
         received.len()
     );
 }
+
+#[tokio::test]
+async fn migrate_copies_tokens_counters_and_audit_from_sqlite_into_postgres() {
+    let Some(binary) = tokengate_binary() else {
+        return;
+    };
+    let Some(database) = fresh_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let data_dir = dir.path().join("data");
+    let sqlite = Store::open(&data_dir, &tokengate::store::Location::Sqlite)
+        .await
+        .expect("sqlite store");
+    let new = |label: &str| NewToken {
+        label: label.into(),
+        user: Some("alice".into()),
+        limit_to: "[get].*/rest/api/.*".into(),
+        ..NewToken::default()
+    };
+    let (kept, kept_value) = sqlite.create(new("kept")).await.expect("token");
+    let (gone, _) = sqlite.create(new("gone")).await.expect("token");
+    sqlite.revoke_id(&gone.id).await.expect("revoked");
+    let log = tokengate::audit::AuditLog::start(sqlite.backend(), Default::default());
+    for n in 0..3 {
+        log.append(tokengate::audit::AuditRecord {
+            time: 1_000 + n,
+            token_id: Some(kept.id.clone()),
+            client_ip: "10.0.0.9".into(),
+            method: "GET".into(),
+            url: format!("https://wiki.example.com/rest/api/space?n={n}"),
+            decision: tokengate::audit::ALLOW,
+            component: "c0ffee".into(),
+            count_use: true,
+            ..Default::default()
+        })
+        .await
+        .expect("audited");
+    }
+    log.shutdown().await;
+    let everything = AuditFilter {
+        max_results: 100,
+        ..AuditFilter::default()
+    };
+    let (before, _) = sqlite.query_audit(&everything).await.expect("audit");
+    drop(sqlite);
+
+    let migrate = || {
+        Command::new(&binary)
+            .args(["migrate", "--from"])
+            .arg(format!("sqlite:{}", data_dir.display()))
+            .args(["--to", &database.url])
+            .output()
+            .expect("migrate runs")
+    };
+    let output = migrate();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        said.contains("copied 2 tokens and 3 audit records"),
+        "{said}"
+    );
+
+    let shared = Store::open(&data_dir, &database.location())
+        .await
+        .expect("postgres store with the same key");
+    let found = shared
+        .find(&shared.digest(&kept_value))
+        .expect("live token");
+    assert_eq!(found.id, kept.id);
+    let (tokens, total) = shared.list(0, 10, true).await.expect("list");
+    assert_eq!(total, 2);
+    let kept_row = tokens.iter().find(|t| t.token.id == kept.id).expect("kept");
+    assert_eq!(kept_row.counter, 3);
+    assert_eq!(kept_row.last_used, Some(1_002));
+    let gone_row = tokens.iter().find(|t| t.token.id == gone.id).expect("gone");
+    assert!(gone_row.revoked.is_some());
+    let (after, _) = shared.query_audit(&everything).await.expect("audit");
+    assert_eq!(after, before, "records copied with their ids");
+    // New records continue after the copied ids.
+    let next = shared
+        .backend()
+        .commit_audit(vec![tokengate::audit::Write::Append(Box::new(
+            tokengate::audit::AuditRecord {
+                client_ip: "::1".into(),
+                method: "GET".into(),
+                url: "/".into(),
+                decision: tokengate::audit::DENY,
+                component: "c0ffee".into(),
+                ..Default::default()
+            },
+        ))])
+        .await
+        .expect("append");
+    assert!(next[0] > before[0].id, "{next:?}");
+
+    let again = migrate();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
