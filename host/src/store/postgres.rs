@@ -103,6 +103,8 @@ const MIGRATIONS: &[&str] = &[
         FOR EACH ROW EXECUTE FUNCTION tokengate_token_changed();
     CREATE TRIGGER tokens_revoked AFTER UPDATE OF revoked ON tokens
         FOR EACH ROW EXECUTE FUNCTION tokengate_token_changed();",
+    // 2: one row per instance that `/healthz` writes to prove the database takes writes.
+    "CREATE TABLE health (instance TEXT PRIMARY KEY, checked BIGINT NOT NULL);",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user_name, limit_to, ip, valid_until, \
@@ -112,6 +114,8 @@ const TOKEN_COLUMNS: &str = "id, digest, hint, label, user_name, limit_to, ip, v
 pub struct Postgres {
     pool: Pool,
     config: tokio_postgres::Config,
+    /// This process's row in `health`: host name and process id.
+    instance: String,
 }
 
 impl Postgres {
@@ -139,7 +143,13 @@ impl Postgres {
             .recycle_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|err| StoreError::Unavailable(err.to_string()))?;
-        let backend = Self { pool, config };
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let instance = format!("{}:{}", host.trim(), std::process::id());
+        let backend = Self {
+            pool,
+            config,
+            instance,
+        };
         backend.migrate().await?;
         Ok(backend)
     }
@@ -476,12 +486,16 @@ impl Backend for Postgres {
 
     fn check_writable(&self) -> Pending<'_, ()> {
         Box::pin(async move {
-            let mut client = self.client().await?;
-            // A write that changes nothing, rolled back: fails on a read-only
-            // standby, a full disk or lost privileges.
-            let tx = client.transaction().await?;
-            tx.execute("UPDATE meta SET key_id = key_id", &[]).await?;
-            tx.rollback().await?;
+            let client = self.client().await?;
+            // A real, committed write: fails on a read-only database or standby, a
+            // full disk or lost privileges.
+            client
+                .execute(
+                    "INSERT INTO health (instance, checked) VALUES ($1, $2)
+                     ON CONFLICT (instance) DO UPDATE SET checked = excluded.checked",
+                    &[&self.instance, &crate::now_ms()],
+                )
+                .await?;
             Ok(())
         })
     }

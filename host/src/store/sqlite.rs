@@ -81,6 +81,8 @@ const MIGRATIONS: &[&str] = &[
         BEGIN INSERT INTO token_changes (token_id) VALUES (NEW.id); END;
     CREATE TRIGGER tokens_revoked AFTER UPDATE OF revoked ON tokens
         BEGIN INSERT INTO token_changes (token_id) VALUES (NEW.id); END;",
+    // 3: the row `/healthz` writes to prove the store takes writes.
+    "CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), checked INTEGER NOT NULL);",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user, limit_to, ip, valid_until, \
@@ -292,7 +294,15 @@ impl Backend for Sqlite {
     }
 
     fn check_writable(&self) -> Pending<'_, ()> {
-        ready(self.with_conn(|conn| conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")))
+        // A real, durable write: fails on a full disk or a read-only file system.
+        ready(self.with_conn(|conn| {
+            conn.execute(
+                "INSERT INTO health (id, checked) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET checked = excluded.checked",
+                params![crate::now_ms()],
+            )
+            .map(|_| ())
+        }))
     }
 
     fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>> {

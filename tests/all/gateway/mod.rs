@@ -8,6 +8,7 @@
 mod admin;
 mod auth;
 mod binary;
+mod faults;
 mod forwarding;
 mod hostile;
 mod instances;
