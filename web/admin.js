@@ -17,7 +17,7 @@ const PUBLIC_BASE = new URL('..', location.href).href.replace(/\/$/, '');
 let credential = null;
 let decide = null;
 const tokens = { startAt: 0, total: 0, rows: [] };
-const audit = { startAt: 0, total: 0 };
+const audit = { startAt: 0, total: 0, exact: true };
 const AUDIT_PAGE = 25;
 
 class ApiError extends Error {
@@ -346,6 +346,8 @@ async function loadAudit(startAt) {
   const records = answer.records ?? answer.entries ?? [];
   audit.startAt = answer.startAt ?? startAt;
   audit.total = answer.total ?? records.length;
+  // The gateway stops counting past a cap: "more than N", and paging goes on.
+  audit.exact = answer.totalExact ?? true;
   byId('audit-body').replaceChildren(
     ...records.map((record) =>
       h(
@@ -370,9 +372,10 @@ async function loadAudit(startAt) {
   );
   if (records.length === 0) byId('audit-body').append(h('tr', {}, h('td', { colspan: '8', class: 'muted' }, 'No records match.')));
   const last = audit.startAt + records.length;
-  byId('audit-range').textContent = `Records ${records.length ? audit.startAt + 1 : 0}–${last} of ${audit.total}`;
+  const total = audit.exact ? `${audit.total}` : `more than ${audit.total - 1}`;
+  byId('audit-range').textContent = `Records ${records.length ? audit.startAt + 1 : 0}–${last} of ${total}`;
   byId('audit-prev').disabled = audit.startAt === 0;
-  byId('audit-next').disabled = last >= audit.total;
+  byId('audit-next').disabled = audit.exact ? last >= audit.total : records.length < AUDIT_PAGE;
 }
 
 function showAuditError(error) {

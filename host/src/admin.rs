@@ -7,7 +7,7 @@ use http::request::Parts;
 use http::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::audit::AuditFilter;
+use crate::audit::{AuditFilter, COUNT_CAP};
 use crate::config::limits::ADMIN_BODY_LIMIT;
 use crate::gateway::{ADMIN_PREFIX, Gateway};
 use crate::policy::{CanonicalTarget, CompileError, PolicyRuntime};
@@ -161,7 +161,7 @@ async fn audit(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
         start_at,
         max_results,
     };
-    let (records, total) = gateway
+    let (records, counted) = gateway
         .store
         .query_audit(&filter)
         .await
@@ -171,7 +171,9 @@ async fn audit(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
             "records": records,
             "startAt": start_at,
             "maxResults": max_results,
-            "total": total,
+            // Counting stops past COUNT_CAP (the page is served all the same).
+            "total": counted,
+            "totalExact": counted <= COUNT_CAP,
             "status": "ok",
         }),
         None,

@@ -298,6 +298,11 @@ pub struct AuditRow {
     pub component: String,
 }
 
+/// Audit queries count matching records up to this many and then stop: with
+/// millions of records an exact count would cost more than the page itself.
+/// A total of `COUNT_CAP + 1` means "more than `COUNT_CAP`".
+pub const COUNT_CAP: u64 = 10_000;
+
 /// A value compared in an audit query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Param {

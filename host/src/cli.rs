@@ -192,8 +192,11 @@ pub struct AuditArgs {
     #[arg(long, default_value_t = 50)]
     pub max_results: u64,
     /// Keep printing new records as they are written (Ctrl-C to stop).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "count")]
     pub follow: bool,
+    /// Print only the exact number of matching records (counts every one).
+    #[arg(long)]
+    pub count: bool,
     /// Print JSON lines.
     #[arg(long)]
     pub json: bool,
@@ -607,6 +610,10 @@ async fn audit_log(args: AuditArgs) -> Result<()> {
         start_at: args.start_at,
         max_results: args.max_results,
     };
+    if args.count {
+        println!("{}", store.count_audit(&filter).await?);
+        return Ok(());
+    }
     let (mut rows, total) = store.query_audit(&filter).await?;
     // Oldest first on screen, like a log.
     rows.reverse();
@@ -616,7 +623,11 @@ async fn audit_log(args: AuditArgs) -> Result<()> {
     }
     if !args.follow {
         if !args.json {
-            eprintln!("{} of {total} records", rows.len());
+            if total > audit::COUNT_CAP {
+                eprintln!("{} of more than {} records", rows.len(), audit::COUNT_CAP);
+            } else {
+                eprintln!("{} of {total} records", rows.len());
+            }
         }
         return Ok(());
     }

@@ -12,7 +12,7 @@ use http::HeaderName;
 use http::Uri;
 use ipnet::IpNet;
 
-use crate::store::Location;
+use crate::store::{AuditSync, Location};
 
 /// The environment variables, one per setting.
 pub mod env {
@@ -57,6 +57,16 @@ pub mod env {
     pub const UPSTREAM_TIMEOUT: &str = "TOKENGATE_UPSTREAM_TIMEOUT";
     /// Time a client has to complete the TLS handshake and send a request's headers, seconds.
     pub const HEADER_TIMEOUT: &str = "TOKENGATE_HEADER_TIMEOUT";
+    /// Largest request body forwarded upstream, bytes.
+    pub const FORWARD_BODY_LIMIT: &str = "TOKENGATE_FORWARD_BODY_LIMIT";
+    /// Client connections served at once; beyond it new ones wait to be accepted.
+    pub const MAX_CONNECTIONS: &str = "TOKENGATE_MAX_CONNECTIONS";
+    /// Failed authentications per minute per client address (0 = off).
+    pub const AUTH_FAILURE_LIMIT: &str = "TOKENGATE_AUTH_FAILURE_LIMIT";
+    /// `--audit-sync`.
+    pub const AUDIT_SYNC: &str = "TOKENGATE_AUDIT_SYNC";
+    /// `--audit-retention-days`.
+    pub const AUDIT_RETENTION_DAYS: &str = "TOKENGATE_AUDIT_RETENTION_DAYS";
 }
 
 /// Defaults, as clap shows them in `--help`.
@@ -73,8 +83,16 @@ pub mod default {
     pub const UPSTREAM_TIMEOUT: &str = "30";
     /// Header timeout, seconds.
     pub const HEADER_TIMEOUT: &str = "10";
+    /// Keep audit records forever.
+    pub const AUDIT_RETENTION_DAYS: &str = "0";
     /// Rate limit (off).
     pub const RATE_LIMIT: &str = "0";
+    /// Forwarded body limit (100 MiB, Confluence's default attachment limit).
+    pub const FORWARD_BODY_LIMIT: &str = "104857600";
+    /// Concurrent client connections.
+    pub const MAX_CONNECTIONS: &str = "4096";
+    /// Failed authentications per minute per client address.
+    pub const AUTH_FAILURE_LIMIT: &str = "30";
 }
 
 /// Fixed limits that protect the listener (not settings: no one needs to change them).
@@ -82,10 +100,18 @@ pub mod limits {
     use std::time::Duration;
     /// Largest request head (request line + headers) read, bytes; beyond it: 431.
     pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+    /// Most header lines in an HTTP/1 request head; beyond it: 431. (HTTP/2 heads are
+    /// bounded by `MAX_HEADER_BYTES` through the header list size.)
+    pub const MAX_HEADERS: usize = 100;
+    /// Client addresses whose failed authentications are remembered; beyond it the
+    /// address first seen longest ago is forgotten.
+    pub const AUTH_FAILURE_ADDRESSES: usize = 10_000;
     /// Time in-flight requests get to finish at shutdown.
     pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
     /// How often the gateway looks for tokens created or revoked by the CLI.
     pub const TOKEN_REFRESH: Duration = Duration::from_secs(1);
+    /// How often audit retention runs (when set).
+    pub const AUDIT_PRUNE: Duration = Duration::from_secs(3600);
     /// Largest admin request body, bytes.
     pub const ADMIN_BODY_LIMIT: usize = 64 * 1024;
 }
@@ -205,6 +231,16 @@ pub struct Config {
     /// Time a client has, from connecting, to finish the TLS handshake and send a
     /// request's headers (and, between requests, the next one's).
     pub header_timeout: Duration,
+    /// Largest request body forwarded upstream (413 beyond).
+    pub forward_body_limit: u64,
+    /// Client connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Failed authentications per minute per client address before 429; 0 = no limit.
+    pub auth_failure_limit_per_minute: u32,
+    /// How durable an audit record is before its request is forwarded.
+    pub audit_sync: AuditSync,
+    /// Audit records older than this are deleted (hourly); `None` = kept forever.
+    pub audit_retention: Option<Duration>,
 }
 
 /// A setting that cannot be used.
@@ -292,6 +328,23 @@ pub struct ServeArgs {
     /// handshake) before the connection is closed.
     #[arg(long, env = env::HEADER_TIMEOUT, default_value = default::HEADER_TIMEOUT)]
     pub header_timeout: f64,
+    /// Largest request body forwarded upstream, in bytes (413 beyond).
+    #[arg(long, env = env::FORWARD_BODY_LIMIT, default_value = default::FORWARD_BODY_LIMIT)]
+    pub forward_body_limit: u64,
+    /// Client connections served at once; further ones wait to be accepted.
+    #[arg(long, env = env::MAX_CONNECTIONS, default_value = default::MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Failed authentications per minute per client address; beyond it every token
+    /// request from that address gets 429 until the allowance refills (0 = off).
+    #[arg(long, env = env::AUTH_FAILURE_LIMIT, default_value = default::AUTH_FAILURE_LIMIT)]
+    pub auth_failure_limit: u32,
+    /// When an audit record counts as written: `full` (on disk, survives a power
+    /// loss) or `normal` (handed to the OS: survives a crash of tokengate only).
+    #[arg(long, env = env::AUDIT_SYNC, value_enum, default_value = "full")]
+    pub audit_sync: AuditSync,
+    /// Delete audit records older than this many days (checked hourly); 0 = keep all.
+    #[arg(long, env = env::AUDIT_RETENTION_DAYS, default_value = default::AUDIT_RETENTION_DAYS)]
+    pub audit_retention_days: u32,
 }
 
 impl ServeArgs {
@@ -353,6 +406,20 @@ impl ServeArgs {
         if self.body_limit == 0 {
             return Err(invalid(env::BODY_LIMIT, "body-limit", "must be above 0"));
         }
+        if self.forward_body_limit == 0 {
+            return Err(invalid(
+                env::FORWARD_BODY_LIMIT,
+                "forward-body-limit",
+                "must be above 0",
+            ));
+        }
+        if !(1..=MAX_CONNECTIONS_ACCEPTED).contains(&self.max_connections) {
+            return Err(invalid(
+                env::MAX_CONNECTIONS,
+                "max-connections",
+                format!("must be from 1 to {MAX_CONNECTIONS_ACCEPTED}"),
+            ));
+        }
         let upstream_timeout = seconds(
             self.upstream_timeout,
             86_400.0,
@@ -399,6 +466,12 @@ impl ServeArgs {
             body_limit: self.body_limit,
             upstream_timeout,
             header_timeout,
+            forward_body_limit: self.forward_body_limit,
+            max_connections: self.max_connections,
+            auth_failure_limit_per_minute: self.auth_failure_limit,
+            audit_sync: self.audit_sync,
+            audit_retention: (self.audit_retention_days > 0)
+                .then(|| Duration::from_secs(u64::from(self.audit_retention_days) * 86_400)),
         })
     }
 }
@@ -426,10 +499,18 @@ impl Config {
             body_limit: 1 << 20,
             upstream_timeout: 30.0,
             header_timeout: 10.0,
+            forward_body_limit: 100 << 20,
+            max_connections: 4096,
+            auth_failure_limit: 30,
+            audit_sync: AuditSync::Full,
+            audit_retention_days: 0,
         }
         .into_config()
     }
 }
+
+/// The most `--max-connections` accepted (far beyond any file descriptor limit).
+const MAX_CONNECTIONS_ACCEPTED: usize = 1 << 24;
 
 /// Headers the gateway itself sets or strips; the identity header cannot be one.
 fn is_hop_by_hop_or_reserved(name: &HeaderName) -> bool {

@@ -23,7 +23,10 @@ use crate::policy::{
     Settings, TokenFacts, TokenRules,
 };
 use crate::proxy::{Identity, Proxy, ProxyError};
-use crate::response::{Body, BoxError, GatewayError, ReadError, full, read_limited};
+use crate::rate::AuthFailureLimiter;
+use crate::response::{
+    Body, BoxError, GatewayError, ReadError, full, read_limited, retry_after_secs,
+};
 use crate::store::{Store, StoreError};
 use crate::token;
 
@@ -56,6 +59,7 @@ pub struct Gateway {
     pub(crate) policy: PolicyRuntime,
     pub(crate) proxy: Proxy,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) auth_failures: AuthFailureLimiter,
 }
 
 /// The gateway service; cheap to clone.
@@ -82,19 +86,47 @@ pub async fn app(config: Config) -> Result<App, AppError> {
 /// [`app`] with a policy runtime the caller already loaded (shared by tests).
 pub async fn app_with_policy(config: Config, policy: PolicyRuntime) -> Result<App, AppError> {
     let store = Store::open(&config.data_dir, &config.store).await?;
+    store.backend().set_audit_sync(config.audit_sync).await?;
     let metrics = Arc::new(Metrics::default());
     let audit = AuditLog::start(store.backend(), Arc::clone(&metrics));
     let proxy = Proxy::new(&config)?;
-    Ok(App {
-        inner: Arc::new(Gateway {
-            config,
-            store,
-            audit,
-            policy,
-            proxy,
-            metrics,
-        }),
-    })
+    let retention = config.audit_retention;
+    let auth_failures = AuthFailureLimiter::new(
+        config.auth_failure_limit_per_minute,
+        crate::config::limits::AUTH_FAILURE_ADDRESSES,
+    );
+    let inner = Arc::new(Gateway {
+        config,
+        store,
+        audit,
+        policy,
+        proxy,
+        metrics,
+        auth_failures,
+    });
+    if let Some(keep) = retention {
+        tokio::spawn(prune_audit(Arc::downgrade(&inner), keep));
+    }
+    Ok(App { inner })
+}
+
+/// Deletes audit records older than `keep`, at start and then hourly, until the
+/// gateway is dropped.
+async fn prune_audit(gateway: std::sync::Weak<Gateway>, keep: std::time::Duration) {
+    let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+    let mut every = tokio::time::interval(crate::config::limits::AUDIT_PRUNE);
+    loop {
+        every.tick().await;
+        let Some(gateway) = gateway.upgrade() else {
+            return;
+        };
+        let before = crate::now_ms().saturating_sub(keep_ms);
+        match gateway.store.prune_audit(before).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "audit records past retention deleted"),
+            Err(err) => tracing::warn!(error = %err, "audit retention failed; retrying later"),
+        }
+    }
 }
 
 /// What one request came to, for the audit log and metrics.
@@ -252,19 +284,61 @@ impl App {
             Presented::Nothing => {
                 self.refuse(GatewayError::Unauthenticated, audit::DENY, "no-credentials")
             }
+            presented => {
+                self.with_credentials(request, peer, started, presented)
+                    .await
+            }
+        }
+    }
+
+    /// A request that presents credentials, well-formed or not. An address with too
+    /// many recent failed authentications is refused before any lookup (429), and
+    /// every 401 counts as one more failure.
+    async fn with_credentials(
+        &self,
+        request: Request<Body>,
+        peer: IpAddr,
+        started: Instant,
+        presented: Presented,
+    ) -> Outcome {
+        let gateway = &*self.inner;
+        let client = gateway.proxy.client_ip(peer, request.headers());
+        if let Err(wait) = gateway.auth_failures.check(client, Instant::now()) {
+            let retry_after_secs = retry_after_secs(wait);
+            return self.refuse(
+                GatewayError::TooManyFailures { retry_after_secs },
+                audit::DENY,
+                "auth-rate-limited",
+            );
+        }
+        let outcome = match presented {
+            Presented::Token(credentials) => {
+                self.with_token(request, peer, started, credentials).await
+            }
             Presented::Malformed(why) => {
                 // Same work as a well-formed failure: the timing tells nothing.
-                let _ = gateway.store.digest("");
+                let digest = gateway.store.digest("");
+                let _ = gateway.store.revoked_id(&digest).await;
                 let seen = self.seen(&request, peer, None, None);
                 let mut record = seen.record(audit::DENY, Some("malformed-credentials".into()));
                 record.detail = Some(why.into());
                 self.audited_refusal(record, GatewayError::Unauthenticated, started)
                     .await
             }
-            Presented::Token(credentials) => {
-                self.with_token(request, peer, started, credentials).await
+            Presented::Nothing => {
+                self.refuse(GatewayError::Unauthenticated, audit::DENY, "no-credentials")
             }
+        };
+        if outcome.response.status() == http::StatusCode::UNAUTHORIZED
+            && gateway.auth_failures.fail(client, Instant::now())
+        {
+            tracing::warn!(
+                %client,
+                per_minute = gateway.config.auth_failure_limit_per_minute,
+                "too many failed authentications: refusing this address for a while"
+            );
         }
+        outcome
     }
 
     fn seen(
@@ -319,16 +393,21 @@ impl App {
         let value = credentials.token();
         // Always computed, before any check, so every failure costs the same.
         let digest = gateway.store.digest(value);
-        let found = if token::claims_generated(value) && !token::generated_well_formed(value) {
-            Err(("bad-checksum", None))
+        let bad_checksum = token::claims_generated(value) && !token::generated_well_formed(value);
+        let live = if bad_checksum {
+            None
         } else {
-            match gateway.store.find(&digest) {
-                Some(token) => Ok(token),
-                None => match gateway.store.revoked_id(&digest).await {
-                    Some(id) => Err(("revoked", Some(id))),
-                    None => Err(("unknown-token", None)),
-                },
-            }
+            gateway.store.find(&digest)
+        };
+        let found = match live {
+            Some(token) => Ok(token),
+            // Every failure asks the store about revoked tokens, so that an unknown, a
+            // revoked and a mistyped token cost the same.
+            None => match gateway.store.revoked_id(&digest).await {
+                _ if bad_checksum => Err(("bad-checksum", None)),
+                Some(id) => Err(("revoked", Some(id))),
+                None => Err(("unknown-token", None)),
+            },
         };
         let token = match found {
             Ok(token) => token,
@@ -383,6 +462,12 @@ impl App {
         };
 
         let (parts, body) = request.into_parts();
+        if gateway.proxy.declares_too_large_body(&parts.headers) {
+            let record = seen.record(audit::DENY, Some("body-too-large".into()));
+            return self
+                .audited_refusal(record, GatewayError::PayloadTooLarge, started)
+                .await;
+        }
         let (body, body_text) = if needs_body {
             match read_limited(body, gateway.config.body_limit).await {
                 Ok(bytes) => {
@@ -465,7 +550,7 @@ impl App {
         };
         if let Err(wait) = rate {
             let record = seen.record(audit::DENY, Some("rate-limited".into()));
-            let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let retry_after_secs = retry_after_secs(wait);
             return self
                 .audited_refusal(
                     record,
@@ -537,7 +622,9 @@ impl App {
                 }
             }
             Err(failure) => {
-                gateway.metrics.upstream_error(failure.as_str());
+                if failure.is_upstream() {
+                    gateway.metrics.upstream_error(failure.as_str());
+                }
                 gateway.audit.complete(Completion {
                     id: audit_id,
                     status: None,
@@ -588,7 +675,9 @@ impl App {
                 reason: "forwarded".into(),
             },
             Err(failure) => {
-                gateway.metrics.upstream_error(failure.as_str());
+                if failure.is_upstream() {
+                    gateway.metrics.upstream_error(failure.as_str());
+                }
                 self.refuse(failure.error(), "passthrough", failure.as_str())
             }
         }

@@ -1,14 +1,19 @@
 //! Forwarding to the one configured upstream: the checked path and query exactly,
 //! hop-by-hop headers removed both ways, the client's credential replaced by the
-//! identity header, `X-Forwarded-*` set, bodies streamed, redirects relayed.
+//! identity header, `X-Forwarded-*` set, bodies streamed (the request's up to a
+//! bound), redirects relayed.
 
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Request, Response, Uri, Version};
 use http_body_util::BodyExt;
+use hyper::body::{Frame, SizeHint};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -18,7 +23,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use crate::config::{Config, Secret, Upstream};
-use crate::response::{Body, GatewayError};
+use crate::response::{Body, BoxError, GatewayError};
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -56,6 +61,10 @@ pub enum UpstreamFailure {
     Timeout,
     /// The connection broke or the response was malformed: 502.
     Other,
+    /// The client's body went beyond the forwarding limit: 413.
+    BodyTooLarge,
+    /// The client's body could not be read (broken chunked framing, reset): 400.
+    BodyUnreadable,
 }
 
 impl UpstreamFailure {
@@ -65,7 +74,14 @@ impl UpstreamFailure {
             Self::Connect => "upstream-connect",
             Self::Timeout => "upstream-timeout",
             Self::Other => "upstream-error",
+            Self::BodyTooLarge => "body-too-large",
+            Self::BodyUnreadable => "body-unreadable",
         }
+    }
+
+    /// Whether the upstream is to blame (what the upstream error metric counts).
+    pub fn is_upstream(self) -> bool {
+        matches!(self, Self::Connect | Self::Timeout | Self::Other)
     }
 
     /// The response error.
@@ -73,6 +89,10 @@ impl UpstreamFailure {
         match self {
             Self::Timeout => GatewayError::GatewayTimeout,
             Self::Connect | Self::Other => GatewayError::BadGateway,
+            Self::BodyTooLarge => GatewayError::PayloadTooLarge,
+            Self::BodyUnreadable => {
+                GatewayError::BadRequest("the request body could not be read".into())
+            }
         }
     }
 }
@@ -96,6 +116,7 @@ pub struct Proxy {
     upstream_authorization: Option<Secret>,
     trusted_proxies: Arc<[IpNet]>,
     listener_scheme: &'static str,
+    body_limit: u64,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -157,6 +178,7 @@ impl Proxy {
             } else {
                 "http"
             },
+            body_limit: config.forward_body_limit,
         })
     }
 
@@ -193,6 +215,17 @@ impl Proxy {
         client
     }
 
+    /// Whether the request declares a body longer than the forwarding limit (refused
+    /// before anything is sent; a body that only turns out longer while streaming is
+    /// cut off there).
+    pub fn declares_too_large_body(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .is_some_and(|length| length > self.body_limit)
+    }
+
     /// Forwards a request to `path_and_query` on the upstream; the response comes
     /// back with hop-by-hop headers removed and its body streamed.
     pub async fn forward(
@@ -203,6 +236,9 @@ impl Proxy {
         peer: IpAddr,
         identity: Identity<'_>,
     ) -> Result<Response<Body>, UpstreamFailure> {
+        if self.declares_too_large_body(&parts.headers) {
+            return Err(UpstreamFailure::BodyTooLarge);
+        }
         let uri = Uri::builder()
             .scheme(self.upstream.scheme.clone())
             .authority(self.upstream.authority.clone())
@@ -236,15 +272,31 @@ impl Proxy {
         set_forwarded(headers, trusted, peer, self.listener_scheme, original_host);
         parts.uri = uri;
         parts.version = Version::HTTP_11;
-        let request = Request::from_parts(parts, body);
+        let body = ForwardedBody {
+            inner: body,
+            left: self.body_limit,
+        };
+        let request = Request::from_parts(parts, body.boxed_unsync());
         let response = match tokio::time::timeout(self.timeout, self.client.request(request)).await
         {
             Err(_) => return Err(UpstreamFailure::Timeout),
-            Ok(Err(err)) if err.is_connect() => return Err(UpstreamFailure::Connect),
-            Ok(Err(_)) => return Err(UpstreamFailure::Other),
+            Ok(Err(err)) => {
+                return Err(match client_body_error(&err) {
+                    Some(ClientBodyError::TooLarge) => UpstreamFailure::BodyTooLarge,
+                    Some(ClientBodyError::Unreadable(_)) => UpstreamFailure::BodyUnreadable,
+                    None if err.is_connect() => UpstreamFailure::Connect,
+                    None => UpstreamFailure::Other,
+                });
+            }
             Ok(Ok(response)) => response,
         };
         let (mut parts, body) = response.into_parts();
+        // hyper reads a response by its Transfer-Encoding but leaves a Content-Length
+        // sent with it in the headers; relayed, that length would frame a body it does
+        // not describe. An intermediary removes it (RFC 9112, section 6.3).
+        if parts.headers.contains_key(header::TRANSFER_ENCODING) {
+            parts.headers.remove(header::CONTENT_LENGTH);
+        }
         strip_hop_by_hop(&mut parts.headers);
         Ok(Response::from_parts(
             parts,
@@ -254,6 +306,72 @@ impl Proxy {
 }
 
 type BoxedError = crate::response::BoxError;
+
+/// Why the client's body stopped on its way upstream.
+#[derive(Debug, thiserror::Error)]
+enum ClientBodyError {
+    /// It went beyond the forwarding limit.
+    #[error("the request body is longer than the forwarding limit")]
+    TooLarge,
+    /// The client's stream failed.
+    #[error("reading the request body: {0}")]
+    Unreadable(BoxError),
+}
+
+/// The client's body as sent upstream: at most the forwarding limit, its errors
+/// marked as the client's so that they are not taken for the upstream's.
+struct ForwardedBody {
+    inner: Body,
+    left: u64,
+}
+
+impl hyper::body::Body for ForwardedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let frame = match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
+            None => return Poll::Ready(None),
+            Some(Err(err)) => {
+                return Poll::Ready(Some(Err(Box::new(ClientBodyError::Unreadable(err)))));
+            }
+            Some(Ok(frame)) => frame,
+        };
+        if let Some(data) = frame.data_ref() {
+            let length = u64::try_from(data.len()).unwrap_or(u64::MAX);
+            if length > self.left {
+                return Poll::Ready(Some(Err(Box::new(ClientBodyError::TooLarge))));
+            }
+            self.left -= length;
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The client body error somewhere in an upstream exchange's error chain.
+fn client_body_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a ClientBodyError> {
+    let mut cause = Some(err);
+    while let Some(error) = cause {
+        if let Some(found) = error.downcast_ref::<ClientBodyError>() {
+            return Some(found);
+        }
+        cause = error.source();
+    }
+    None
+}
 
 fn set_forwarded(
     headers: &mut HeaderMap,

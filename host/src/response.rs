@@ -51,6 +51,11 @@ pub async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, ReadErr
     Ok(buffer.freeze())
 }
 
+/// A `Retry-After` value: whole seconds, rounded up.
+pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
 /// A JSON response.
 pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut response = Response::new(full(value.to_string()));
@@ -95,6 +100,12 @@ pub enum GatewayError {
         /// Seconds until a request will be admitted.
         retry_after_secs: u64,
     },
+    /// Too many failed authentications from the client's address.
+    #[error("too many failed authentications from this address")]
+    TooManyFailures {
+        /// Seconds until a request will be looked at again.
+        retry_after_secs: u64,
+    },
     /// The policy, audit log or store failed: fail closed.
     #[error("the gateway cannot decide right now")]
     Unavailable,
@@ -116,7 +127,9 @@ impl GatewayError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManyFailures { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadGateway => StatusCode::BAD_GATEWAY,
             Self::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -148,7 +161,7 @@ impl GatewayError {
                     );
                 }
             }
-            Self::RateLimited { retry_after_secs } => {
+            Self::RateLimited { retry_after_secs } | Self::TooManyFailures { retry_after_secs } => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             _ => {}

@@ -1,12 +1,15 @@
-//! The listener: HTTP/1 and HTTP/2 (optionally over TLS), bounded header reads, and
-//! graceful shutdown that lets in-flight requests finish and flushes the audit log.
+//! The listener: HTTP/1 and HTTP/2 (optionally over TLS), bounded header reads, a
+//! bounded number of connections, and graceful shutdown that lets in-flight requests
+//! finish and flushes the audit log.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use http_body_util::BodyExt as _;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -14,14 +17,14 @@ use hyper_util::server::graceful::GracefulShutdown;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsFiles;
-use crate::config::limits::{MAX_HEADER_BYTES, SHUTDOWN_GRACE};
+use crate::config::limits::{MAX_HEADER_BYTES, MAX_HEADERS, SHUTDOWN_GRACE};
 use crate::gateway::App;
-use crate::response::BoxError;
+use crate::response::{Body, BoxError};
 
 /// Why the listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +58,8 @@ fn connection_builder(header_timeout: Duration) -> auto::Builder<TokioExecutor> 
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
-        .max_buf_size(MAX_HEADER_BYTES);
+        .max_buf_size(MAX_HEADER_BYTES)
+        .max_headers(MAX_HEADERS);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -65,6 +69,11 @@ fn connection_builder(header_timeout: Duration) -> auto::Builder<TokioExecutor> 
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting, gives
 /// in-flight requests [`SHUTDOWN_GRACE`] to finish and flushes the audit log.
+///
+/// At most `max_connections` client connections are served at once. Beyond that no
+/// connection is accepted until one ends: new clients wait in the kernel's listen
+/// backlog (their connect succeeds, their request waits) instead of being refused,
+/// and idle or slow connections make room within the header timeout (see [`watched`]).
 pub async fn serve(
     app: App,
     listener: TcpListener,
@@ -74,12 +83,20 @@ pub async fn serve(
     let header_timeout = app.config().header_timeout;
     let builder = connection_builder(header_timeout);
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(app.config().max_connections));
     let refresher = {
         let app = app.clone();
         tokio::spawn(async move { app.watch_tokens().await })
     };
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -93,26 +110,31 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let deadline = tokio::time::Instant::now() + header_timeout;
-        let first_request = Arc::new(Notify::new());
+        let connected = tokio::time::Instant::now();
+        let deadline = connected + header_timeout;
+        let activity = Arc::new(Activity::default());
         let app = app.clone();
         let service = {
-            let first_request = Arc::clone(&first_request);
+            let activity = Arc::clone(&activity);
             service_fn(move |request| {
-                first_request.notify_one();
+                let busy = Busy::start(&activity);
                 let app = app.clone();
-                async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
+                async move {
+                    let response = app.handle(request, peer).await;
+                    Ok::<_, Infallible>(response.map(|body| busy.until_sent(body)))
+                }
             })
         };
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let served = match tls {
                 None => {
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
                     let connection = watcher.watch(connection.into_owned());
-                    with_first_request_by(deadline, &first_request, connection).await
+                    watched(connection, &activity, connected, header_timeout).await
                 }
                 Some(acceptor) => {
                     let stream =
@@ -126,7 +148,7 @@ pub async fn serve(
                         };
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
                     let connection = watcher.watch(connection.into_owned());
-                    with_first_request_by(deadline, &first_request, connection).await
+                    watched(connection, &activity, connected, header_timeout).await
                 }
             };
             match served {
@@ -134,7 +156,7 @@ pub async fn serve(
                 Some(Err(err)) => {
                     tracing::debug!(%peer, error = %err, "connection ended with an error");
                 }
-                None => tracing::debug!(%peer, "no request before the header timeout; closed"),
+                None => tracing::debug!(%peer, "idle for the header timeout; closed"),
             }
         });
     }
@@ -152,25 +174,68 @@ pub async fn serve(
     Ok(())
 }
 
-/// Runs `connection`, but drops it (closing the socket) if no request has started
-/// by `deadline`. hyper's HTTP/1 header timeout only starts once the protocol is
-/// known, which takes the first bytes (24 of them for a client inside the HTTP/2
-/// preface): without this a client that sends nothing holds its connection for ever.
-async fn with_first_request_by(
-    deadline: tokio::time::Instant,
-    first_request: &Notify,
+/// The requests of one connection whose responses are not yet sent (bodies
+/// included), and a signal when that changes.
+#[derive(Default)]
+struct Activity {
+    in_flight: AtomicUsize,
+    changed: Notify,
+}
+
+/// One request in flight on its connection, until its response body is sent or
+/// dropped.
+struct Busy(Arc<Activity>);
+
+impl Busy {
+    fn start(activity: &Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::SeqCst);
+        activity.changed.notify_one();
+        Self(Arc::clone(activity))
+    }
+
+    /// `body`, holding the request in flight until it is sent or dropped.
+    fn until_sent(self, body: Body) -> Body {
+        body.map_frame(move |frame| {
+            let _in_flight = &self;
+            frame
+        })
+        .boxed_unsync()
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.changed.notify_one();
+    }
+}
+
+/// Runs `connection`, but drops it (closing the socket) once it has had no request
+/// in flight for `idle_timeout`, counting from `connected`. hyper's HTTP/1 header
+/// timeout only starts once the protocol is known, which takes the first bytes (24
+/// of them for a client inside the HTTP/2 preface), and HTTP/2 has no idle timeout
+/// at all: without this a client that sends nothing, or an HTTP/2 client done with
+/// its requests, holds its connection (and its slot) for ever.
+async fn watched(
     connection: impl Future<Output = Result<(), BoxError>>,
+    activity: &Activity,
+    connected: tokio::time::Instant,
+    idle_timeout: Duration,
 ) -> Option<Result<(), BoxError>> {
     tokio::pin!(connection);
-    tokio::select! {
-        served = &mut connection => return Some(served),
-        started = tokio::time::timeout_at(deadline, first_request.notified()) => {
-            if started.is_err() {
-                return None;
+    let mut idle_since = connected;
+    loop {
+        let idle = activity.in_flight.load(Ordering::SeqCst) == 0;
+        tokio::select! {
+            served = &mut connection => return Some(served),
+            () = activity.changed.notified() => {
+                if activity.in_flight.load(Ordering::SeqCst) == 0 {
+                    idle_since = tokio::time::Instant::now();
+                }
             }
+            () = tokio::time::sleep_until(idle_since + idle_timeout), if idle => return None,
         }
     }
-    Some(connection.await)
 }
 
 /// A gateway serving in the background (tests and the demo).

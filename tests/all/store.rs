@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokengate::audit::{ALLOW, AuditFilter, AuditLog, AuditRecord, Completion, DENY, Write};
+use tokengate::audit::{
+    ALLOW, AuditFilter, AuditLog, AuditRecord, COUNT_CAP, Completion, DENY, Write,
+};
 use tokengate::metrics::Metrics;
 use tokengate::store::{KEY_FILE, Location, NewToken, Store, StoreError};
 
@@ -257,6 +259,37 @@ async fn audit_queries_filter_and_page(subject: Subject) {
     .await;
     assert_eq!(total, 30);
     assert_eq!(rows.first().map(|r| r.id), Some(ids[24]));
+    let filter = AuditFilter {
+        token_id: Some("t-a".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(store.count_audit(&filter).await.expect("count"), 10);
+}
+
+async fn audit_totals_stop_counting_past_the_cap(subject: Subject) {
+    let store = subject.open().await;
+    let over = usize::try_from(COUNT_CAP).unwrap_or(0) + 50;
+    let batch = (0..over)
+        .map(|n| {
+            let time = 5_000 + i64::try_from(n).unwrap_or(0);
+            Write::Append(Box::new(use_of("t-many", time, "::1")))
+        })
+        .collect();
+    store.backend().commit_audit(batch).await.expect("commit");
+    let (rows, total) = store
+        .query_audit(&AuditFilter {
+            max_results: 5,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("query");
+    assert_eq!(rows.len(), 5);
+    assert_eq!(total, COUNT_CAP + 1, "counting stops past the cap");
+    let exact = store
+        .count_audit(&AuditFilter::default())
+        .await
+        .expect("count");
+    assert_eq!(exact, u64::try_from(over).unwrap_or(0));
 }
 
 async fn concurrent_uses_on_two_instances_are_counted_exactly(subject: Subject) {
@@ -355,6 +388,27 @@ async fn rate_buckets_hold_a_minute_and_say_how_long_to_wait(subject: Subject) {
     }
 }
 
+async fn retention_deletes_only_records_past_it(subject: Subject) {
+    let store = subject.open().await;
+    let now = tokengate::now_ms();
+    let batch = (0..25_i64)
+        .map(|n| Write::Append(Box::new(use_of("t-old", 1_000 + n, "::1"))))
+        .chain((0..5_i64).map(|n| Write::Append(Box::new(use_of("t-new", now + n, "::1")))))
+        .collect();
+    store.backend().commit_audit(batch).await.expect("commit");
+    assert_eq!(store.prune_audit(now - 60_000).await.expect("prune"), 25);
+    let (rows, total) = store
+        .query_audit(&AuditFilter {
+            max_results: 100,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("query");
+    assert_eq!(total, 5);
+    assert!(rows.iter().all(|r| r.token_id.as_deref() == Some("t-new")));
+    assert_eq!(store.prune_audit(now - 60_000).await.expect("again"), 0);
+}
+
 /// Runs each check on both backends.
 macro_rules! on_both_backends {
     ($($check:ident),* $(,)?) => {
@@ -390,6 +444,8 @@ on_both_backends!(
     another_instance_catches_up_with_creations_and_revocations,
     a_database_digested_with_another_key_is_refused,
     rate_buckets_hold_a_minute_and_say_how_long_to_wait,
+    retention_deletes_only_records_past_it,
+    audit_totals_stop_counting_past_the_cap,
 );
 
 /// PostgreSQL only: an instance hears of another's change at once (LISTEN/NOTIFY),

@@ -33,6 +33,11 @@ pub const DB_FILE: &str = "tokengate.db";
 /// The server key file inside the data directory (32 random bytes, mode 0600).
 pub const KEY_FILE: &str = "server.key";
 
+/// Audit records deleted per statement by retention.
+const PRUNE_BATCH: u64 = 10_000;
+/// Pause between retention batches, for the audit writer.
+const PRUNE_PAUSE: Duration = Duration::from_millis(50);
+
 /// A boxed future borrowing the backend: the trait stays object-safe.
 pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -55,8 +60,9 @@ pub enum StoreError {
     /// SQLite.
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// PostgreSQL.
-    #[error("database: {0}")]
+    /// PostgreSQL (its own message, e.g. "cannot execute INSERT in a read-only
+    /// transaction", rather than the driver's bare "db error").
+    #[error("database: {}", postgres_message(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// No PostgreSQL connection could be had (pool timeout, server down).
     #[error("database: {0}")]
@@ -119,6 +125,18 @@ impl Location {
         }
         Err("expected `sqlite` or a `postgres://user:password@host:port/database` URL".into())
     }
+}
+
+/// When an audit commit counts as done, and so when an allowed request is forwarded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditSync {
+    /// On disk (fsync; PostgreSQL: WAL flushed): survives a power loss.
+    #[default]
+    Full,
+    /// Handed to the operating system (SQLite `synchronous=NORMAL`; PostgreSQL
+    /// `synchronous_commit=off`): survives `kill -9` of the gateway, not a power
+    /// loss or a kernel crash. Saves one disk flush per batch.
+    Normal,
 }
 
 /// What `create` needs; texts already validated by the policy.
@@ -193,11 +211,18 @@ pub trait Backend: Send + Sync + 'static {
     fn revoked_id<'a>(&'a self, digest: &'a Digest) -> Pending<'a, Option<String>>;
     /// Whether the database takes writes now (for `/healthz`): `Err` says why not.
     fn check_writable(&self) -> Pending<'_, ()>;
+    /// Sets how durable each audit commit is before it returns.
+    fn set_audit_sync(&self, sync: AuditSync) -> Pending<'_, ()>;
     /// Writes a batch of audit records and completions in one transaction, counting
     /// uses; the ids of the appended records, in order.
     fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>>;
     /// Audit records matching `filter` and their total.
     fn query_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, (Vec<AuditRow>, u64)>;
+    /// Deletes at most `limit` audit records older than `before` (epoch ms), oldest
+    /// first; how many it deleted.
+    fn prune_audit(&self, before: i64, limit: u64) -> Pending<'_, u64>;
+    /// The exact number of audit records matching `filter` (paging ignored).
+    fn count_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, u64>;
     /// The newest audit record's id (0 when empty).
     fn last_audit_id(&self) -> Pending<'_, i64>;
     /// Takes one request from the token's bucket of `per_minute`.
@@ -359,6 +384,26 @@ impl Store {
         self.backend.query_audit(filter).await
     }
 
+    /// Deletes audit records older than `before` (epoch ms) in batches, so the
+    /// audit writer is never held up for long; how many it deleted.
+    pub async fn prune_audit(&self, before: i64) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        loop {
+            let batch = self.backend.prune_audit(before, PRUNE_BATCH).await?;
+            deleted += batch;
+            if batch < PRUNE_BATCH {
+                return Ok(deleted);
+            }
+            tokio::time::sleep(PRUNE_PAUSE).await;
+        }
+    }
+
+    /// The exact number of audit records matching `filter`: unlike the page's
+    /// total, not capped, so it reads every matching index entry.
+    pub async fn count_audit(&self, filter: &AuditFilter) -> Result<u64, StoreError> {
+        self.backend.count_audit(filter).await
+    }
+
     /// The newest audit record's id.
     pub async fn last_audit_id(&self) -> Result<i64, StoreError> {
         self.backend.last_audit_id().await
@@ -404,6 +449,13 @@ impl Store {
     /// Number of live tokens.
     pub fn live_tokens(&self) -> usize {
         self.index.len()
+    }
+}
+
+fn postgres_message(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => err.to_string(),
     }
 }
 

@@ -18,7 +18,11 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
-use super::{Backend, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64, digest_from};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::{
+    AuditSync, Backend, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64, digest_from,
+};
 use crate::audit::{self, AuditFilter, AuditRow, Param, Write};
 use crate::index::Token;
 use crate::token::Digest;
@@ -104,7 +108,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER tokens_revoked AFTER UPDATE OF revoked ON tokens
         FOR EACH ROW EXECUTE FUNCTION tokengate_token_changed();",
     // 2: one row per instance that `/healthz` writes to prove the database takes writes.
-    "CREATE TABLE health (instance TEXT PRIMARY KEY, checked BIGINT NOT NULL);",
+    "CREATE TABLE health (instance TEXT PRIMARY KEY, checked BIGINT NOT NULL);
+    DROP INDEX audit_token;
+    DROP INDEX audit_user;
+    CREATE INDEX audit_token ON audit (token_id, id);
+    CREATE INDEX audit_user ON audit (user_name, id);
+    CREATE INDEX audit_decision ON audit (decision, id);",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user_name, limit_to, ip, valid_until, \
@@ -116,6 +125,8 @@ pub struct Postgres {
     config: tokio_postgres::Config,
     /// This process's row in `health`: host name and process id.
     instance: String,
+    /// Audit commits return before the WAL is flushed (`AuditSync::Normal`).
+    relaxed: AtomicBool,
 }
 
 impl Postgres {
@@ -149,6 +160,7 @@ impl Postgres {
             pool,
             config,
             instance,
+            relaxed: AtomicBool::new(false),
         };
         backend.migrate().await?;
         Ok(backend)
@@ -500,6 +512,12 @@ impl Backend for Postgres {
         })
     }
 
+    fn set_audit_sync(&self, sync: AuditSync) -> Pending<'_, ()> {
+        self.relaxed
+            .store(sync == AuditSync::Normal, Ordering::Relaxed);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>> {
         Box::pin(async move {
             let mut client = self.client().await?;
@@ -587,10 +605,17 @@ impl Backend for Postgres {
                 let params: [&(dyn ToSql + Sync); 4] = [n, time, ip, token_id];
                 t.execute(count, &params).await
             });
-            let (ids, _, _) = futures_util::try_join!(
+            let relax = async {
+                if self.relaxed.load(Ordering::Relaxed) {
+                    t.execute("SET LOCAL synchronous_commit = off", &[]).await?;
+                }
+                Ok::<_, tokio_postgres::Error>(())
+            };
+            let (ids, _, _, ()) = futures_util::try_join!(
                 try_join_all(appends),
                 try_join_all(completions),
-                try_join_all(counts)
+                try_join_all(counts),
+                relax
             )?;
             tx.commit().await?;
             Ok(ids)
@@ -600,29 +625,17 @@ impl Backend for Postgres {
     fn query_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, (Vec<AuditRow>, u64)> {
         Box::pin(async move {
             let client = self.client().await?;
-            let mut values: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-            let mut clauses = Vec::new();
-            for (column, op, value) in filter.conditions() {
-                values.push(match value {
-                    Param::Text(text) => Box::new(text),
-                    Param::Int(n) => Box::new(n),
-                });
-                let column = if column == "user" {
-                    "user_name"
-                } else {
-                    column
-                };
-                clauses.push(format!("{column} {op} ${}", values.len()));
-            }
-            let condition = if clauses.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", clauses.join(" AND "))
-            };
+            let (condition, values) = where_clause(filter);
             let params: Vec<&(dyn ToSql + Sync)> =
                 values.iter().map(|v| &**v as &(dyn ToSql + Sync)).collect();
             let total: i64 = client
-                .query_one(&format!("SELECT COUNT(*) FROM audit {condition}"), &params)
+                .query_one(
+                    &format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM audit {condition} LIMIT {}) AS page",
+                        audit::COUNT_CAP + 1
+                    ),
+                    &params,
+                )
                 .await?
                 .try_get(0)?;
             let limit = clamp_i64(filter.max_results);
@@ -646,6 +659,34 @@ impl Backend for Postgres {
                 .await?;
             let rows = rows.iter().map(audit_row).collect::<Result<Vec<_>, _>>()?;
             Ok((rows, u64::try_from(total).unwrap_or(0)))
+        })
+    }
+
+    fn prune_audit(&self, before: i64, limit: u64) -> Pending<'_, u64> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let deleted = client
+                .execute(
+                    "DELETE FROM audit WHERE id IN
+                         (SELECT id FROM audit WHERE time < $1 ORDER BY time LIMIT $2)",
+                    &[&before, &clamp_i64(limit)],
+                )
+                .await?;
+            Ok(deleted)
+        })
+    }
+
+    fn count_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, u64> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let (condition, values) = where_clause(filter);
+            let params: Vec<&(dyn ToSql + Sync)> =
+                values.iter().map(|v| &**v as &(dyn ToSql + Sync)).collect();
+            let count: i64 = client
+                .query_one(&format!("SELECT COUNT(*) FROM audit {condition}"), &params)
+                .await?
+                .try_get(0)?;
+            Ok(u64::try_from(count).unwrap_or(0))
         })
     }
 
@@ -747,6 +788,29 @@ async fn listen(config: tokio_postgres::Config, signals: mpsc::UnboundedSender<(
             Err(err) => tracing::warn!(error = %err, "token change listener cannot connect"),
         }
         tokio::time::sleep(LISTEN_RETRY).await;
+    }
+}
+
+/// The filter's `WHERE` clause (empty when none) and its values, `$1` onwards.
+fn where_clause(filter: &AuditFilter) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+    let mut values: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let mut clauses = Vec::new();
+    for (column, op, value) in filter.conditions() {
+        values.push(match value {
+            Param::Text(text) => Box::new(text),
+            Param::Int(n) => Box::new(n),
+        });
+        let column = if column == "user" {
+            "user_name"
+        } else {
+            column
+        };
+        clauses.push(format!("{column} {op} ${}", values.len()));
+    }
+    if clauses.is_empty() {
+        (String::new(), values)
+    } else {
+        (format!("WHERE {}", clauses.join(" AND ")), values)
     }
 }
 

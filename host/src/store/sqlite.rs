@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tokio::sync::mpsc;
 
-use super::{Backend, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64, digest_from};
+use super::{
+    AuditSync, Backend, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64, digest_from,
+};
 use crate::audit::{self, AuditFilter, AuditRow, Param, Write};
 use crate::index::Token;
 use crate::rate::RateLimiter;
@@ -81,8 +83,10 @@ const MIGRATIONS: &[&str] = &[
         BEGIN INSERT INTO token_changes (token_id) VALUES (NEW.id); END;
     CREATE TRIGGER tokens_revoked AFTER UPDATE OF revoked ON tokens
         BEGIN INSERT INTO token_changes (token_id) VALUES (NEW.id); END;",
-    // 3: the row `/healthz` writes to prove the store takes writes.
-    "CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), checked INTEGER NOT NULL);",
+    // 3: the row `/healthz` writes to prove the store takes writes; an index per
+    // audit filter that walks newest first (each index ends with the rowid).
+    "CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), checked INTEGER NOT NULL);
+    CREATE INDEX audit_decision ON audit(decision);",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user, limit_to, ip, valid_until, \
@@ -305,6 +309,18 @@ impl Backend for Sqlite {
         }))
     }
 
+    fn set_audit_sync(&self, sync: AuditSync) -> Pending<'_, ()> {
+        let level = match sync {
+            AuditSync::Full => "FULL",
+            AuditSync::Normal => "NORMAL",
+        };
+        let conn = self.audit.lock().unwrap_or_else(PoisonError::into_inner);
+        ready(
+            conn.pragma_update(None, "synchronous", level)
+                .map_err(StoreError::from),
+        )
+    }
+
     fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>> {
         let conn = Arc::clone(&self.audit);
         Box::pin(async move {
@@ -319,6 +335,29 @@ impl Backend for Sqlite {
 
     fn query_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, (Vec<AuditRow>, u64)> {
         ready(self.with_conn(|conn| query(conn, filter)))
+    }
+
+    fn prune_audit(&self, before: i64, limit: u64) -> Pending<'_, u64> {
+        ready(self.with_conn(|conn| {
+            conn.execute(
+                "DELETE FROM audit WHERE id IN
+                     (SELECT id FROM audit WHERE time < ?1 ORDER BY time LIMIT ?2)",
+                params![before, clamp_i64(limit)],
+            )
+            .map(|n| u64::try_from(n).unwrap_or(0))
+        }))
+    }
+
+    fn count_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, u64> {
+        ready(self.with_conn(|conn| {
+            let (condition, values) = where_clause(filter);
+            let count: i64 = conn.query_row(
+                &format!("SELECT COUNT(*) FROM audit {condition}"),
+                params_from_iter(values.iter()),
+                |row| row.get(0),
+            )?;
+            Ok(u64::try_from(count).unwrap_or(0))
+        }))
     }
 
     fn last_audit_id(&self) -> Pending<'_, i64> {
@@ -400,23 +439,12 @@ fn commit(conn: &mut Connection, batch: &[Write]) -> rusqlite::Result<Vec<i64>> 
 
 /// Records matching `filter` (newest first, unless `after_id` is set) and their total.
 fn query(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result<(Vec<AuditRow>, u64)> {
-    let conditions = filter.conditions();
-    let mut values: Vec<rusqlite::types::Value> = Vec::new();
-    let mut clauses = Vec::new();
-    for (column, op, value) in conditions {
-        values.push(match value {
-            Param::Text(text) => text.into(),
-            Param::Int(n) => n.into(),
-        });
-        clauses.push(format!("{column} {op} ?{}", values.len()));
-    }
-    let condition = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
+    let (condition, mut values) = where_clause(filter);
     let total: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM audit {condition}"),
+        &format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM audit {condition} LIMIT {}) AS page",
+            audit::COUNT_CAP + 1
+        ),
         params_from_iter(values.iter()),
         |row| row.get(0),
     )?;
@@ -454,6 +482,24 @@ fn query(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result<(Vec<Audit
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((rows, u64::try_from(total).unwrap_or(0)))
+}
+
+/// The filter's `WHERE` clause (empty when none) and its values, `?1` onwards.
+fn where_clause(filter: &AuditFilter) -> (String, Vec<rusqlite::types::Value>) {
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    let mut clauses = Vec::new();
+    for (column, op, value) in filter.conditions() {
+        values.push(match value {
+            Param::Text(text) => text.into(),
+            Param::Int(n) => n.into(),
+        });
+        clauses.push(format!("{column} {op} ?{}", values.len()));
+    }
+    if clauses.is_empty() {
+        (String::new(), values)
+    } else {
+        (format!("WHERE {}", clauses.join(" AND ")), values)
+    }
 }
 
 fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {

@@ -23,7 +23,7 @@ use tokio::sync::{Semaphore, mpsc};
 use super::{Harness, basic, custom_upstream};
 
 /// How long the debug binary may take to start (it compiles the policy component).
-const STARTUP: Duration = Duration::from_secs(15);
+const STARTUP: Duration = Duration::from_secs(30);
 /// How long anything else the tests wait for may take.
 const PATIENCE: Duration = Duration::from_secs(5);
 

@@ -137,3 +137,57 @@ async fn the_audit_log_never_holds_a_token_value() {
         );
     }
 }
+
+#[tokio::test]
+async fn audit_retention_deletes_old_records_when_the_gateway_starts() {
+    let h = Harness::start(|_| {}).await;
+    let token = h.user_token("alice", "").await;
+    assert_eq!(
+        h.get("/rest/api/space", "alice", &token).await.status,
+        StatusCode::OK
+    );
+    // A record from two days ago, as if written then.
+    let old = tokengate::audit::AuditRecord {
+        time: tokengate::now_ms() - 2 * 86_400_000,
+        client_ip: "::1".into(),
+        method: "GET".into(),
+        url: "https://wiki.example.com/rest/api/old".into(),
+        decision: tokengate::audit::ALLOW,
+        component: "c0ffee".into(),
+        ..Default::default()
+    };
+    h.app
+        .store()
+        .backend()
+        .commit_audit(vec![tokengate::audit::Write::Append(Box::new(old))])
+        .await
+        .expect("old record");
+    let upstream = h.upstream;
+    let dir = h.stop().await;
+    let h = Harness::start_with_upstream(upstream, dir, |c| {
+        c.audit_retention = Some(std::time::Duration::from_secs(86_400));
+    })
+    .await;
+    let started = std::time::Instant::now();
+    loop {
+        let (rows, _) = h
+            .app
+            .store()
+            .query_audit(&tokengate::audit::AuditFilter {
+                max_results: 100,
+                ..Default::default()
+            })
+            .await
+            .expect("audit");
+        if rows.iter().all(|r| !r.url.ends_with("/old")) {
+            assert!(rows.iter().any(|r| r.url.ends_with("/rest/api/space")));
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "not pruned"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    h.stop().await;
+}
