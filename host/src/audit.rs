@@ -339,12 +339,13 @@ impl AuditFilter {
         conditions
     }
 
-    /// Oldest first when following (`after_id`), newest first otherwise.
+    /// The `ORDER BY` of a page: oldest first by id when following (`after_id`),
+    /// newest first by time otherwise (which every audit index walks).
     pub fn order(&self) -> &'static str {
         if self.after_id.is_some() {
-            "ASC"
+            "id ASC"
         } else {
-            "DESC"
+            "time DESC, id DESC"
         }
     }
 }

@@ -111,9 +111,9 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE health (instance TEXT PRIMARY KEY, checked BIGINT NOT NULL);
     DROP INDEX audit_token;
     DROP INDEX audit_user;
-    CREATE INDEX audit_token ON audit (token_id, id);
-    CREATE INDEX audit_user ON audit (user_name, id);
-    CREATE INDEX audit_decision ON audit (decision, id);",
+    CREATE INDEX audit_token ON audit (token_id, time, id);
+    CREATE INDEX audit_user ON audit (user_name, time, id);
+    CREATE INDEX audit_decision ON audit (decision, time, id);",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user_name, limit_to, ip, valid_until, \
@@ -649,7 +649,7 @@ impl Backend for Postgres {
                         "SELECT id, time, token_id, user_name, client_ip, method, url, decision,
                                 reason, detail, line, line_text, action, upstream_status,
                                 latency_ms, component
-                         FROM audit {condition} ORDER BY id {} LIMIT ${} OFFSET ${}",
+                         FROM audit {condition} ORDER BY {} LIMIT ${} OFFSET ${}",
                         filter.order(),
                         params.len() - 1,
                         params.len()
