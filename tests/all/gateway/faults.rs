@@ -3,24 +3,22 @@
 //! 503 while the audit log cannot be written, `/healthz` says why, serving resumes
 //! by itself, and nothing committed is lost.
 
-use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::StatusCode;
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use serde_json::Value;
 use tokengate::audit::AuditFilter;
 use tokengate::store::{DB_FILE, Location, NewToken, Store};
 
 use super::binary::{Process, free_port, tokengate_binary};
-use super::{Harness, basic, custom_upstream};
+use super::{Harness, basic, load};
 use crate::postgres::fresh_database;
 
 /// How long serving may take to resume once the store takes writes again.
@@ -256,18 +254,7 @@ async fn kill_9_under_load_repeated_loses_no_audit_record_and_counters_never_go_
     let Some(binary) = tokengate_binary() else {
         return;
     };
-    let received = Arc::new(Mutex::new(BTreeSet::new()));
-    let seen = Arc::clone(&received);
-    let (upstream, _task) = custom_upstream(move |request: Request<_>| {
-        let seen = Arc::clone(&seen);
-        async move {
-            if let Some(query) = request.uri().query() {
-                seen.lock().expect("received").insert(query.to_owned());
-            }
-            Response::new(Full::new(Bytes::from_static(b"{}")))
-        }
-    })
-    .await;
+    let (upstream, _task, received) = load::recording_upstream().await;
     let dir = tempfile::tempdir().expect("dir");
     let data_dir = dir.path().join("data");
     let (token_id, token) = {
@@ -300,37 +287,11 @@ async fn kill_9_under_load_repeated_loses_no_audit_record_and_counters_never_go_
                 .args(["--audit-sync", if round == 2 { "normal" } else { "full" }]),
         );
         gateway.wait_healthy(addr).await;
-        let mut workers = Vec::new();
-        for worker in 0..8 {
-            let client = client.clone();
-            let auth = auth.clone();
-            workers.push(tokio::spawn(async move {
-                let mut answered = 0_i64;
-                for n in 0.. {
-                    let request = Request::get(format!(
-                        "http://{addr}/rest/api/load?r={round}&w={worker}&n={n}"
-                    ))
-                    .header("authorization", &auth)
-                    .body(Full::new(Bytes::new()))
-                    .expect("request");
-                    match client.request(request).await {
-                        Ok(response) if response.status() == StatusCode::OK => {
-                            let _ = response.into_body().collect().await;
-                            answered += 1;
-                        }
-                        _ => break,
-                    }
-                }
-                answered
-            }));
-        }
+        let workers = load::until_refused(&client, addr, &auth, &format!("r={round}&"));
         tokio::time::sleep(Duration::from_millis(400)).await;
         gateway.child.kill().expect("kill -9");
         let _ = gateway.child.wait();
-        let mut answered = 0;
-        for worker in workers {
-            answered += worker.await.expect("worker");
-        }
+        let answered = load::answered(workers).await;
         assert!(
             answered > 0,
             "round {round}: nothing served before the kill"
@@ -346,21 +307,7 @@ async fn kill_9_under_load_repeated_loses_no_audit_record_and_counters_never_go_
         let store = Store::open(&data_dir, &Location::Sqlite)
             .await
             .expect("store");
-        let (records, _) = store
-            .query_audit(&AuditFilter {
-                token_id: Some(token_id.clone()),
-                decision: Some("allow".into()),
-                max_results: u64::MAX,
-                ..AuditFilter::default()
-            })
-            .await
-            .expect("audit");
-        let audited: BTreeSet<String> = records
-            .iter()
-            .filter_map(|r| r.url.split_once('?').map(|(_, q)| q.to_owned()))
-            .collect();
-        let received = received.lock().expect("received").clone();
-        let missing: Vec<_> = received.difference(&audited).collect();
+        let missing = load::unaudited(&store, &token_id, &received).await;
         assert!(
             missing.is_empty(),
             "round {round}: forwarded unaudited: {missing:?}"
@@ -373,7 +320,7 @@ async fn kill_9_under_load_repeated_loses_no_audit_record_and_counters_never_go_
         );
         eprintln!(
             "round {round}: killed after {answered} answers; {} forwarded in all, {counter} counted",
-            received.len()
+            received.lock().expect("received").len()
         );
         last_counter = counter;
     }

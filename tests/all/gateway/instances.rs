@@ -1,14 +1,13 @@
 //! Several `tokengate` processes sharing one PostgreSQL database, as behind a load
 //! balancer: tokens, revocations, counters, rate limits and the audit log are one.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -17,7 +16,7 @@ use tokengate::audit::AuditFilter;
 use tokengate::store::{KEY_FILE, NewToken, Store};
 
 use super::binary::{Process, free_port, tokengate_binary};
-use super::{ADMIN, basic, custom_upstream};
+use super::{ADMIN, basic, load};
 use crate::postgres::fresh_database;
 
 /// Propagation bound the issue sets for creation and revocation.
@@ -343,18 +342,7 @@ async fn per_token_rate_limits_are_shared_by_the_instances() {
 #[tokio::test]
 async fn killing_an_instance_under_load_loses_no_audit_record() {
     // The upstream records every request it receives.
-    let received = Arc::new(Mutex::new(BTreeSet::new()));
-    let seen = Arc::clone(&received);
-    let (upstream, _task) = custom_upstream(move |request: Request<_>| {
-        let seen = Arc::clone(&seen);
-        async move {
-            if let Some(query) = request.uri().query() {
-                seen.lock().expect("received").insert(query.to_owned());
-            }
-            Response::new(Full::new(Bytes::from_static(b"{}")))
-        }
-    })
-    .await;
+    let (upstream, _task, received) = load::recording_upstream().await;
     let Some(mut pair) = Pair::start(upstream, &[]).await else {
         return;
     };
@@ -383,57 +371,22 @@ async fn killing_an_instance_under_load_loses_no_audit_record() {
     })
     .await;
 
-    let mut workers = Vec::new();
-    for worker in 0..8 {
-        let client = pair.client.clone();
-        let alice = alice.clone();
-        workers.push(tokio::spawn(async move {
-            let mut answered = 0;
-            for n in 0.. {
-                let request =
-                    Request::get(format!("http://{victim}/rest/api/load?w={worker}&n={n}"))
-                        .header("authorization", &alice)
-                        .body(Full::new(Bytes::new()))
-                        .expect("request");
-                match client.request(request).await {
-                    Ok(response) if response.status() == StatusCode::OK => answered += 1,
-                    _ => break,
-                }
-            }
-            answered
-        }));
-    }
+    let workers = load::until_refused(&pair.client, victim, &alice, "");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (victim_process, _) = &mut pair.instances[0];
     victim_process.child.kill().expect("kill -9");
     let _ = victim_process.child.wait();
-    let mut answered = 0;
-    for worker in workers {
-        answered += worker.await.expect("worker");
-    }
+    let answered = load::answered(workers).await;
     assert!(answered > 0, "no request was served before the kill");
 
-    let (records, _) = store
-        .query_audit(&AuditFilter {
-            token_id: Some(token.id.clone()),
-            decision: Some("allow".into()),
-            max_results: u64::MAX,
-            ..AuditFilter::default()
-        })
-        .await
-        .expect("audit");
-    let audited: BTreeSet<String> = records
-        .iter()
-        .filter_map(|r| r.url.split_once('?').map(|(_, q)| q.to_owned()))
-        .collect();
+    let missing = load::unaudited(&store, &token.id, &received).await;
     let received = received.lock().expect("received").clone();
-    let missing: Vec<_> = received.difference(&audited).collect();
     assert!(
         missing.is_empty(),
         "forwarded without an audit record: {missing:?}"
     );
     assert!(
-        received.len() >= answered,
+        i64::try_from(received.len()).unwrap_or(i64::MAX) >= answered,
         "{} < {answered}",
         received.len()
     );

@@ -13,6 +13,7 @@ mod faults;
 mod forwarding;
 mod hostile;
 mod instances;
+mod load;
 mod persistence;
 mod rules;
 mod slow_clients;
