@@ -63,6 +63,8 @@ pub mod env {
     pub const MAX_CONNECTIONS: &str = "TOKENGATE_MAX_CONNECTIONS";
     /// Failed authentications per minute per client address (0 = off).
     pub const AUTH_FAILURE_LIMIT: &str = "TOKENGATE_AUTH_FAILURE_LIMIT";
+    /// Memory of one policy instance, MiB.
+    pub const POLICY_MEMORY: &str = "TOKENGATE_POLICY_MEMORY";
     /// `--audit-sync`.
     pub const AUDIT_SYNC: &str = "TOKENGATE_AUDIT_SYNC";
     /// `--audit-retention-days`.
@@ -93,6 +95,8 @@ pub mod default {
     pub const MAX_CONNECTIONS: &str = "4096";
     /// Failed authentications per minute per client address.
     pub const AUTH_FAILURE_LIMIT: &str = "30";
+    /// Memory of one policy instance, MiB.
+    pub const POLICY_MEMORY: &str = "64";
 }
 
 /// Fixed limits that protect the listener (not settings: no one needs to change them).
@@ -237,6 +241,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Failed authentications per minute per client address before 429; 0 = no limit.
     pub auth_failure_limit_per_minute: u32,
+    /// Memory one policy instance may take, bytes.
+    pub policy_memory: usize,
     /// How durable an audit record is before its request is forwarded.
     pub audit_sync: AuditSync,
     /// Audit records older than this are deleted (hourly); `None` = kept forever.
@@ -338,6 +344,11 @@ pub struct ServeArgs {
     /// request from that address gets 429 until the allowance refills (0 = off).
     #[arg(long, env = env::AUTH_FAILURE_LIMIT, default_value = default::AUTH_FAILURE_LIMIT)]
     pub auth_failure_limit: u32,
+    /// Memory one instance of the policy component may take, MiB. Instances run in
+    /// parallel (one per request being decided, up to 16 kept idle); a call that needs
+    /// more is refused with 503.
+    #[arg(long, env = env::POLICY_MEMORY, default_value = default::POLICY_MEMORY)]
+    pub policy_memory: usize,
     /// When an audit record counts as written: `full` (on disk, survives a power
     /// loss) or `normal` (handed to the OS: survives a crash of tokengate only).
     #[arg(long, env = env::AUDIT_SYNC, value_enum, default_value = "full")]
@@ -413,6 +424,28 @@ impl ServeArgs {
                 "must be above 0",
             ));
         }
+        if !POLICY_MEMORY_ACCEPTED.contains(&self.policy_memory) {
+            return Err(invalid(
+                env::POLICY_MEMORY,
+                "policy-memory",
+                format!(
+                    "must be from {} to {} (MiB)",
+                    POLICY_MEMORY_ACCEPTED.start(),
+                    POLICY_MEMORY_ACCEPTED.end()
+                ),
+            ));
+        }
+        if self.body_limit > (self.policy_memory << 20) / 4 {
+            return Err(invalid(
+                env::BODY_LIMIT,
+                "body-limit",
+                format!(
+                    "must be at most a quarter of the policy memory ({} bytes): the policy \
+                     reads the body inside its instance",
+                    (self.policy_memory << 20) / 4
+                ),
+            ));
+        }
         if !(1..=MAX_CONNECTIONS_ACCEPTED).contains(&self.max_connections) {
             return Err(invalid(
                 env::MAX_CONNECTIONS,
@@ -469,6 +502,7 @@ impl ServeArgs {
             forward_body_limit: self.forward_body_limit,
             max_connections: self.max_connections,
             auth_failure_limit_per_minute: self.auth_failure_limit,
+            policy_memory: self.policy_memory << 20,
             audit_sync: self.audit_sync,
             audit_retention: (self.audit_retention_days > 0)
                 .then(|| Duration::from_secs(u64::from(self.audit_retention_days) * 86_400)),
@@ -502,6 +536,7 @@ impl Config {
             forward_body_limit: 100 << 20,
             max_connections: 4096,
             auth_failure_limit: 30,
+            policy_memory: 64,
             audit_sync: AuditSync::Full,
             audit_retention_days: 0,
         }
@@ -511,6 +546,9 @@ impl Config {
 
 /// The most `--max-connections` accepted (far beyond any file descriptor limit).
 const MAX_CONNECTIONS_ACCEPTED: usize = 1 << 24;
+/// `--policy-memory` accepted, MiB: the component alone takes 2 MiB; 4 GiB is all that
+/// 32-bit wasm can address.
+const POLICY_MEMORY_ACCEPTED: std::ops::RangeInclusive<usize> = 4..=4096;
 
 /// Headers the gateway itself sets or strips; the identity header cannot be one.
 fn is_hop_by_hop_or_reserved(name: &HeaderName) -> bool {

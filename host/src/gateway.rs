@@ -79,11 +79,12 @@ impl std::fmt::Debug for App {
 /// Builds the gateway: opens the store, starts the audit writer, loads the policy
 /// component and the upstream client.
 pub async fn app(config: Config) -> Result<App, AppError> {
-    let policy = PolicyRuntime::new()?;
+    let policy = PolicyRuntime::with_memory_limit(config.policy_memory)?;
     app_with_policy(config, policy).await
 }
 
-/// [`app`] with a policy runtime the caller already loaded (shared by tests).
+/// [`app`] with a policy runtime the caller already loaded (shared by tests); its
+/// memory limit applies, not `config.policy_memory`.
 pub async fn app_with_policy(config: Config, policy: PolicyRuntime) -> Result<App, AppError> {
     let store = Store::open(&config.data_dir, &config.store).await?;
     store.backend().set_audit_sync(config.audit_sync).await?;

@@ -1,5 +1,5 @@
-//! Counters and histograms for `/metrics`, written in the Prometheus text format by
-//! hand (a few lines do not justify a metrics crate).
+//! Counters, histograms and process gauges for `/metrics`, written in the Prometheus
+//! text format by hand (a few lines do not justify a metrics crate).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -125,7 +125,31 @@ impl Metrics {
             "# HELP tokengate_live_tokens Tokens that can be used.\n\
              # TYPE tokengate_live_tokens gauge\ntokengate_live_tokens {live_tokens}"
         );
+        render_process(&mut out);
         out
+    }
+}
+
+/// Gauges that show leaks: tasks or descriptors that keep growing under steady
+/// traffic are connections or requests never released.
+fn render_process(out: &mut String) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let _ = writeln!(
+            out,
+            "# HELP tokengate_tasks_alive Tasks alive on the gateway's runtime.\n\
+             # TYPE tokengate_tasks_alive gauge\ntokengate_tasks_alive {}",
+            runtime.metrics().num_alive_tasks()
+        );
+    }
+    // Linux only; elsewhere the line is left out.
+    if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+        // The listing includes the descriptor that reads it.
+        let open = entries.count().saturating_sub(1);
+        let _ = writeln!(
+            out,
+            "# HELP tokengate_open_fds File descriptors the process holds open.\n\
+             # TYPE tokengate_open_fds gauge\ntokengate_open_fds {open}"
+        );
     }
 }
 

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker, ResourceAny};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
 
 #[allow(missing_docs)]
 mod bindings {
@@ -36,13 +36,14 @@ const CALL_DEADLINE_TICKS: u64 = 20;
 /// Ticks compiling a token's rules may take (1 s): a 100-line token with
 /// large regexes compiles in milliseconds.
 const COMPILE_DEADLINE_TICKS: u64 = 200;
-/// Guest memory per instance. Compiled rules are bounded by the policy's own
-/// limits; this caps what a bug could take.
+/// Guest memory per instance by default. A token's compiled rules take at
+/// most a few MiB (the policy's `TOKEN_REGEX_BUDGET`); this caps what many
+/// tokens, a large body or a bug could take.
 const MEMORY_LIMIT: usize = 64 << 20;
+/// Table elements per instance: the guest's function table is fixed and small.
+const TABLE_LIMIT: usize = 1 << 16;
 /// Idle instances kept for reuse; more are created under load and dropped.
 const POOL_SIZE: usize = 16;
-/// Compiled tokens cached per instance before the cache is cleared.
-const RULES_CACHE_LIMIT: usize = 4096;
 
 /// What the runtime needs to compile one token's rules, keyed by its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,9 +63,18 @@ pub enum PolicyError {
     /// The embedded component could not be compiled or instantiated.
     #[error("loading the policy component: {0:#}")]
     Load(wasmtime::Error),
-    /// A call trapped, ran out of time or memory; the instance is discarded.
-    #[error("the policy component failed: {0:#}")]
-    Call(wasmtime::Error),
+    /// A call needed more than the instance's memory; it is discarded.
+    #[error("the policy component ran out of memory ({} MiB per instance)", limit >> 20)]
+    OutOfMemory {
+        /// The instance's memory limit, bytes.
+        limit: usize,
+    },
+    /// A call ran past its deadline; the instance is discarded.
+    #[error("the policy component ran past its deadline")]
+    Deadline,
+    /// A call trapped or failed otherwise; the instance is discarded.
+    #[error("the policy component failed: {0}")]
+    Call(String),
     /// A stored token's rules no longer compile (they were checked at
     /// creation, so this means the store and the policy disagree).
     #[error("token {id} has rules the policy refuses: {problems}")]
@@ -84,7 +94,32 @@ pub struct PolicyRuntime {
 
 struct Shared {
     compiled: &'static Compiled,
+    /// Guest memory per instance, bytes.
+    memory: usize,
     idle: Mutex<Vec<Instance>>,
+}
+
+impl Shared {
+    fn instantiate(&self) -> Result<Instance, PolicyError> {
+        let limits = Limits {
+            limit: self.memory,
+            memory: 0,
+            refused: false,
+        };
+        let mut store = Store::new(&self.compiled.engine, limits);
+        store.limiter(|limits| limits);
+        store.set_epoch_deadline(COMPILE_DEADLINE_TICKS);
+        let policy = self
+            .compiled
+            .pre
+            .instantiate(&mut store)
+            .map_err(PolicyError::Load)?;
+        Ok(Instance {
+            store,
+            policy,
+            rules: HashMap::new(),
+        })
+    }
 }
 
 /// The engine and the pre-linked component: one per process, since
@@ -94,8 +129,41 @@ struct Compiled {
     pre: bindings::PolicyPre<Limits>,
 }
 
-/// Per-store state: the memory cap.
-struct Limits(StoreLimits);
+/// Per-store state: the memory cap, and how much of it the guest holds.
+#[derive(Clone, Copy)]
+struct Limits {
+    /// The cap, bytes.
+    limit: usize,
+    /// The guest's linear memory, bytes; it only ever grows.
+    memory: usize,
+    /// Whether a growth was refused: the trap that follows is out of memory.
+    refused: bool,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.refused = true;
+            return Ok(false);
+        }
+        self.memory = desired;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= TABLE_LIMIT)
+    }
+}
 
 /// One instance, its store and its compiled tokens.
 struct Instance {
@@ -136,11 +204,17 @@ impl Compiled {
 
 impl PolicyRuntime {
     /// Loads the embedded component (compiled once per process) and checks
-    /// that it instantiates.
+    /// that it instantiates; each instance may take 64 MiB.
     pub fn new() -> Result<Self, PolicyError> {
+        Self::with_memory_limit(MEMORY_LIMIT)
+    }
+
+    /// [`Self::new`] with instances of at most `memory` bytes.
+    pub fn with_memory_limit(memory: usize) -> Result<Self, PolicyError> {
         let runtime = Self {
             shared: Arc::new(Shared {
                 compiled: Compiled::get()?,
+                memory,
                 idle: Mutex::new(Vec::new()),
             }),
         };
@@ -165,7 +239,7 @@ impl PolicyRuntime {
             .pop();
         let instance = match idle {
             Some(instance) => instance,
-            None => self.instantiate()?,
+            None => self.shared.instantiate()?,
         };
         Ok(PolicySession {
             shared: Arc::clone(&self.shared),
@@ -174,8 +248,8 @@ impl PolicyRuntime {
     }
 
     /// Drops a revoked token's compiled rules from the idle instances. Busy
-    /// instances keep theirs until their cache is cleared; the token is never
-    /// looked up again, so that costs memory only.
+    /// instances keep theirs until they retire; the token is never looked up
+    /// again, so that costs memory only.
     pub fn forget(&self, token_id: &str) {
         let mut idle = self
             .shared
@@ -188,23 +262,6 @@ impl PolicyRuntime {
                 let _ = rules.resource_drop(&mut instance.store);
             }
         }
-    }
-
-    fn instantiate(&self) -> Result<Instance, PolicyError> {
-        let limits = StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT).build();
-        let compiled = self.shared.compiled;
-        let mut store = Store::new(&compiled.engine, Limits(limits));
-        store.limiter(|limits| &mut limits.0);
-        store.set_epoch_deadline(COMPILE_DEADLINE_TICKS);
-        let policy = compiled
-            .pre
-            .instantiate(&mut store)
-            .map_err(PolicyError::Load)?;
-        Ok(Instance {
-            store,
-            policy,
-            rules: HashMap::new(),
-        })
     }
 }
 
@@ -237,23 +294,24 @@ impl PolicySession {
         limit_to: &str,
         ip: &str,
     ) -> Result<Result<Vec<String>, CompileError>, PolicyError> {
-        self.call(COMPILE_DEADLINE_TICKS, |instance| {
-            let api = instance.policy.tokengate_policy_decide().rules();
-            match api.call_compile(&mut instance.store, limit_to, ip)? {
-                Ok(rules) => {
-                    let lines = api.call_lines(&mut instance.store, rules);
-                    rules.resource_drop(&mut instance.store)?;
-                    lines.map(Ok)
+        self.fresh_on_memory(|session| {
+            session.call(COMPILE_DEADLINE_TICKS, |instance| {
+                let api = instance.policy.tokengate_policy_decide().rules();
+                match api.call_compile(&mut instance.store, limit_to, ip)? {
+                    Ok(rules) => {
+                        let lines = api.call_lines(&mut instance.store, rules);
+                        rules.resource_drop(&mut instance.store)?;
+                        lines.map(Ok)
+                    }
+                    Err(problems) => Ok(Err(problems)),
                 }
-                Err(problems) => Ok(Err(problems)),
-            }
+            })
         })
     }
 
     /// Whether the token's lines look at the JSON body.
     pub fn needs_body(&mut self, rules: &TokenRules) -> Result<bool, PolicyError> {
-        let handle = self.rules(rules)?;
-        self.call(CALL_DEADLINE_TICKS, |instance| {
+        self.with_rules(rules, |instance, handle| {
             let api = instance.policy.tokengate_policy_decide().rules();
             api.call_needs_body(&mut instance.store, handle)
         })
@@ -267,8 +325,7 @@ impl PolicySession {
         request: &RequestFacts,
         settings: Settings,
     ) -> Result<Decision, PolicyError> {
-        let handle = self.rules(rules)?;
-        self.call(CALL_DEADLINE_TICKS, |instance| {
+        self.with_rules(rules, |instance, handle| {
             let api = instance.policy.tokengate_policy_decide().rules();
             api.call_decide(&mut instance.store, handle, token, request, settings)
         })
@@ -280,11 +337,38 @@ impl PolicySession {
         rules: &TokenRules,
         request: &RequestFacts,
     ) -> Result<Vec<LineCheck>, PolicyError> {
-        let handle = self.rules(rules)?;
-        self.call(CALL_DEADLINE_TICKS, |instance| {
+        self.with_rules(rules, |instance, handle| {
             let api = instance.policy.tokengate_policy_decide().rules();
             api.call_explain(&mut instance.store, handle, request)
         })
+    }
+
+    /// Runs `call` on the token's compiled rules, compiling them first if this
+    /// instance has not yet.
+    fn with_rules<T>(
+        &mut self,
+        rules: &TokenRules,
+        call: impl Fn(&mut Instance, ResourceAny) -> wasmtime::Result<T>,
+    ) -> Result<T, PolicyError> {
+        self.fresh_on_memory(|session| {
+            let handle = session.rules(rules)?;
+            session.call(CALL_DEADLINE_TICKS, |instance| call(instance, handle))
+        })
+    }
+
+    /// Runs `work`, and once more in a fresh instance if it ran out of memory:
+    /// other tokens' cached rules may have filled the old one.
+    fn fresh_on_memory<T>(
+        &mut self,
+        work: impl Fn(&mut Self) -> Result<T, PolicyError>,
+    ) -> Result<T, PolicyError> {
+        match work(self) {
+            Err(PolicyError::OutOfMemory { .. }) => {
+                self.instance = Some(self.shared.instantiate()?);
+                work(self)
+            }
+            other => other,
+        }
     }
 
     /// The token's compiled rules in this instance, compiling them on first use.
@@ -297,11 +381,6 @@ impl PolicySession {
             return Ok(*handle);
         }
         let compiled = self.call(COMPILE_DEADLINE_TICKS, |instance| {
-            if instance.rules.len() >= RULES_CACHE_LIMIT {
-                for (_, handle) in instance.rules.drain() {
-                    handle.resource_drop(&mut instance.store)?;
-                }
-            }
             instance
                 .policy
                 .tokengate_policy_decide()
@@ -331,30 +410,47 @@ impl PolicySession {
         call: impl FnOnce(&mut Instance) -> wasmtime::Result<T>,
     ) -> Result<T, PolicyError> {
         let Some(instance) = self.instance.as_mut() else {
-            return Err(PolicyError::Call(wasmtime::Error::msg(
-                "the instance was discarded after an earlier failure",
-            )));
+            return Err(PolicyError::Call(
+                "the instance was discarded after an earlier failure".into(),
+            ));
         };
         instance.store.set_epoch_deadline(deadline_ticks);
         let result = call(instance);
-        if result.is_err() {
+        let Limits { limit, refused, .. } = *instance.store.data();
+        result.map_err(|err| {
             self.instance = None;
-        }
-        result.map_err(PolicyError::Call)
+            if refused {
+                PolicyError::OutOfMemory { limit }
+            } else if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+                PolicyError::Deadline
+            } else {
+                // The root cause names the trap; the wasm backtrace above it
+                // says nothing to an operator.
+                PolicyError::Call(err.root_cause().to_string())
+            }
+        })
     }
 }
 
 impl Drop for PolicySession {
     fn drop(&mut self) {
-        if let Some(instance) = self.instance.take() {
-            let mut idle = self
-                .shared
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < POOL_SIZE {
-                idle.push(instance);
-            }
+        let Some(instance) = self.instance.take() else {
+            return;
+        };
+        // Wasm memory never shrinks: an instance grown past three quarters of
+        // its limit retires, so that the next session starts afresh instead of
+        // running out while other tokens' rules fill its cache.
+        let limits = instance.store.data();
+        if limits.memory > limits.limit / 4 * 3 {
+            return;
+        }
+        let mut idle = self
+            .shared
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < POOL_SIZE {
+            idle.push(instance);
         }
     }
 }

@@ -1,10 +1,8 @@
 //! The trailing `[QueryParam::name==regex]` and `[JsonData::path==regex]` of a line.
 //! Recognising them at the end of a line, and checking them against a request.
 
-use serde_json::Value;
-
 use crate::json_path;
-use crate::pattern::Pattern;
+use crate::pattern::{Pattern, Share};
 
 /// What a condition looks at.
 #[derive(Debug, Clone)]
@@ -24,27 +22,38 @@ pub(crate) struct Condition {
     pub(crate) pattern: Pattern,
 }
 
-/// The request data conditions read; the body is parsed once, on first use.
+/// The request data conditions read; the body is walked once, on first use, for every
+/// JSON path of the token.
 pub(crate) struct Inputs<'a> {
     pub(crate) query_pairs: &'a [(String, String)],
     body: Option<&'a str>,
-    parsed: Option<Option<Value>>,
+    json_paths: &'a [Vec<String>],
+    found: Option<Option<Vec<Option<String>>>>,
 }
 
 impl<'a> Inputs<'a> {
-    pub(crate) fn new(query_pairs: &'a [(String, String)], body: Option<&'a str>) -> Self {
+    pub(crate) fn new(
+        query_pairs: &'a [(String, String)],
+        body: Option<&'a str>,
+        json_paths: &'a [Vec<String>],
+    ) -> Self {
         Inputs {
             query_pairs,
             body,
-            parsed: None,
+            json_paths,
+            found: None,
         }
     }
 
-    fn json(&mut self) -> Option<&Value> {
-        let body = self.body;
-        self.parsed
-            .get_or_insert_with(|| json_path::parse(body))
-            .as_ref()
+    /// The text of the scalar at `path`, one of the token's JSON paths.
+    fn json_text(&mut self, path: &[String]) -> Option<&str> {
+        let slot = self.json_paths.iter().position(|known| known == path)?;
+        let (body, paths) = (self.body, self.json_paths);
+        self.found
+            .get_or_insert_with(|| json_path::scalar_texts(body, paths))
+            .as_ref()?
+            .get(slot)?
+            .as_deref()
     }
 }
 
@@ -58,9 +67,8 @@ impl Condition {
                 .iter()
                 .any(|(n, v)| n == name && self.pattern.matches(v)),
             Subject::JsonData(path) => inputs
-                .json()
-                .and_then(|root| json_path::scalar_text(root, path))
-                .is_some_and(|text| self.pattern.matches(&text)),
+                .json_text(path)
+                .is_some_and(|text| self.pattern.matches(text)),
         }
     }
 }
@@ -119,8 +127,18 @@ pub(crate) fn last_prefix(text: &str) -> Option<(usize, bool)> {
     }
 }
 
-/// Compiles one written condition, or says what is wrong with it.
-pub(crate) fn compile(written: &Written<'_>) -> Result<Condition, String> {
+/// At most how many conditions `text` holds: every prefix counts, even one inside a URL
+/// regex, so a budget shared by this many regexes is never overdrawn.
+pub(crate) fn count_at_most(text: &str) -> usize {
+    let folded = text.to_ascii_lowercase();
+    PREFIXES
+        .iter()
+        .map(|prefix| folded.matches(&prefix.to_ascii_lowercase()).count())
+        .sum()
+}
+
+/// Compiles one written condition within its `share`, or says what is wrong with it.
+pub(crate) fn compile(written: &Written<'_>, share: Share) -> Result<Condition, String> {
     let text = written.text;
     let Some((name, regex)) = written.body.split_once("==") else {
         return Err(format!(
@@ -143,7 +161,8 @@ pub(crate) fn compile(written: &Written<'_>) -> Result<Condition, String> {
         }
         Subject::QueryParam(name.to_string())
     };
-    let pattern = Pattern::compile(regex).map_err(|e| format!("condition \"{text}\": {e}"))?;
+    let pattern =
+        Pattern::compile(regex, share).map_err(|e| format!("condition \"{text}\": {e}"))?;
     Ok(Condition {
         text: text.to_string(),
         subject,
@@ -179,19 +198,19 @@ mod tests {
     fn written_conditions_compile() {
         let (_, found) = split_trailing("x[QueryParam::==a][JsonData::a..b==x][QueryParam::a]");
         assert!(
-            compile(&found[0])
+            compile(&found[0], Share::of(1))
                 .err()
                 .unwrap_or_default()
                 .contains("parameter name")
         );
         assert!(
-            compile(&found[1])
+            compile(&found[1], Share::of(1))
                 .err()
                 .unwrap_or_default()
                 .contains("JSON path")
         );
         assert!(
-            compile(&found[2])
+            compile(&found[2], Share::of(1))
                 .err()
                 .unwrap_or_default()
                 .contains("\"==\"")

@@ -150,7 +150,11 @@ impl Rules {
                 line: None,
             });
         }
-        let mut inputs = Inputs::new(&request.target.query_pairs, request.body.as_deref());
+        let mut inputs = Inputs::new(
+            &request.target.query_pairs,
+            request.body.as_deref(),
+            &self.json_paths,
+        );
         let url = &request.target.url;
         let url_matches = self.url_set.as_ref().map(|set| set.matching(url));
         let admitting = self.rules.iter().enumerate().find(|(index, rule)| {

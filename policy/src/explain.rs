@@ -35,7 +35,11 @@ impl Rules {
     /// Per line: which parts matched the request. Only the lines are checked, not expiry,
     /// user, IP or scope.
     pub fn explain(&self, request: &RequestFacts) -> Vec<LineCheck> {
-        let mut inputs = Inputs::new(&request.target.query_pairs, request.body.as_deref());
+        let mut inputs = Inputs::new(
+            &request.target.query_pairs,
+            request.body.as_deref(),
+            &self.json_paths,
+        );
         self.rules
             .iter()
             .map(|rule| {

@@ -27,6 +27,15 @@ pub const REGEX_NEST_LIMIT: u32 = 32;
 /// `MAX_LINES` lines stays within 64 MiB even in the worst case.
 pub const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
+/// The compiled size all of a token's regexes (URLs and conditions) may take together, in
+/// bytes; each gets an equal share, at most `REGEX_SIZE_LIMIT`.
+///
+/// Without it, `MAX_LINES` lines of `.{1,60}.{1,60}` compile to 57 MiB in about a second
+/// and exhaust a host's policy instance. Ordinary lines take 3 to 4 KiB, so 4 MiB still
+/// admits `MAX_LINES` of them (16 KiB each) and gives tokens of up to 16 regexes the whole
+/// `REGEX_SIZE_LIMIT`.
+pub const TOKEN_REGEX_BUDGET: usize = 4 * 1024 * 1024;
+
 /// The lazy DFA cache of one regex, in bytes.
 ///
 /// The `regex` default is 2 MiB per regex; a token's regexes share one request, so a smaller

@@ -5,7 +5,50 @@ use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder, SetMatches};
 
 use crate::limits::{
     REGEX_DFA_SIZE_LIMIT, REGEX_NEST_LIMIT, REGEX_SIZE_LIMIT, SET_DFA_SIZE_LIMIT, SET_SIZE_LIMIT,
+    TOKEN_REGEX_BUDGET,
 };
+
+/// What one regex of a token may take once compiled: an equal share of the token's budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Share {
+    /// How many regexes the token has (an upper bound).
+    regexes: usize,
+}
+
+impl Share {
+    /// The share of each of `regexes` regexes.
+    pub(crate) fn of(regexes: usize) -> Self {
+        Share {
+            regexes: regexes.max(1),
+        }
+    }
+
+    /// The compiled size (and lazy DFA cache) one regex may take, bytes.
+    fn bytes(self) -> usize {
+        (TOKEN_REGEX_BUDGET / self.regexes).min(REGEX_SIZE_LIMIT)
+    }
+
+    /// The sentence for a regex over its share.
+    fn too_big(self) -> String {
+        let bytes = self.bytes();
+        if bytes == REGEX_SIZE_LIMIT {
+            format!(
+                "the regular expression is too large once compiled (over {} KiB); \
+                 use fewer or smaller counted repetitions",
+                bytes / 1024
+            )
+        } else {
+            format!(
+                "the regular expression is too large once compiled (over {} KiB, its share of \
+                 the {} KiB this token's {} regular expressions may take together); use fewer \
+                 or smaller counted repetitions, or fewer lines",
+                bytes / 1024,
+                TOKEN_REGEX_BUDGET / 1024,
+                self.regexes
+            )
+        }
+    }
+}
 
 /// A compiled restriction regex with Java's `String.matches` semantics: it must match the
 /// whole input.
@@ -15,9 +58,9 @@ pub(crate) struct Pattern {
 }
 
 impl Pattern {
-    /// Checks and compiles a Java regex; the error is a sentence without the `line N: `
-    /// prefix, which the caller adds.
-    pub(crate) fn compile(java: &str) -> Result<Pattern, String> {
+    /// Checks and compiles a Java regex within its `share` of the token's budget; the error
+    /// is a sentence without the `line N: ` prefix, which the caller adds.
+    pub(crate) fn compile(java: &str, share: Share) -> Result<Pattern, String> {
         let translated = translate(java)?;
         // Parse the translation on its own first: wrapped in `(?:…)`, an unbalanced `)`
         // would otherwise close the wrapper and be accepted.
@@ -28,16 +71,12 @@ impl Pattern {
             .map_err(|e| syntax_sentence(&e))?;
         let anchored = format!("\\A(?:{translated})\\z");
         let regex = RegexBuilder::new(&anchored)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+            .size_limit(share.bytes())
+            .dfa_size_limit(share.bytes().min(REGEX_DFA_SIZE_LIMIT))
             .nest_limit(REGEX_NEST_LIMIT + 2)
             .build()
             .map_err(|e| match e {
-                regex::Error::CompiledTooBig(limit) => format!(
-                    "the regular expression is too large once compiled (over {} KiB); \
-                     use fewer or smaller counted repetitions",
-                    limit / 1024
-                ),
+                regex::Error::CompiledTooBig(_) => share.too_big(),
                 other => format!("invalid regular expression: {other}"),
             })?;
         Ok(Pattern { regex })
@@ -537,14 +576,14 @@ mod tests {
     use super::*;
 
     fn matches(java: &str, text: &str) -> bool {
-        match Pattern::compile(java) {
+        match Pattern::compile(java, Share::of(1)) {
             Ok(p) => p.matches(text),
             Err(e) => panic!("{java}: {e}"),
         }
     }
 
     fn refused(java: &str) -> String {
-        match Pattern::compile(java) {
+        match Pattern::compile(java, Share::of(1)) {
             Ok(_) => panic!("{java} compiled"),
             Err(e) => e,
         }

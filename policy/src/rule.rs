@@ -2,7 +2,7 @@
 //! Parsing a line into those parts, and checking each part against a request.
 
 use crate::condition::{self, Condition, Inputs};
-use crate::pattern::Pattern;
+use crate::pattern::{Pattern, Share};
 
 /// The methods a tag may name.
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
@@ -34,7 +34,7 @@ impl Rule {
     /// A leading `[…]` is a method tag only when it holds method names (case-insensitive,
     /// separated by `,` or `|`); otherwise it is part of the regex (`[abc].*` is a class).
     /// A tag `[get]` does not admit HEAD: HEAD must be listed.
-    pub(crate) fn compile(number: u32, text: &str) -> Result<Rule, String> {
+    pub(crate) fn compile(number: u32, text: &str, share: Share) -> Result<Rule, String> {
         let (methods, rest) = match method_tag(text) {
             Some((methods, rest)) => (Some(methods), rest.trim_start()),
             None => (None, text),
@@ -52,10 +52,10 @@ impl Rule {
                     .to_string(),
             );
         }
-        let url = Pattern::compile(url)?;
+        let url = Pattern::compile(url, share)?;
         let conditions = written
             .iter()
-            .map(condition::compile)
+            .map(|written| condition::compile(written, share))
             .collect::<Result<_, _>>()?;
         Ok(Rule {
             number,
@@ -81,9 +81,15 @@ impl Rule {
     }
 
     pub(crate) fn needs_body(&self) -> bool {
-        self.conditions
-            .iter()
-            .any(|c| matches!(c.subject, condition::Subject::JsonData(_)))
+        self.json_paths().next().is_some()
+    }
+
+    /// The JSON paths this line's conditions read.
+    pub(crate) fn json_paths(&self) -> impl Iterator<Item = &Vec<String>> {
+        self.conditions.iter().filter_map(|c| match &c.subject {
+            condition::Subject::JsonData(path) => Some(path),
+            condition::Subject::QueryParam(_) => None,
+        })
     }
 
     /// Whether the tag admits `method`; `None` without a tag.
@@ -116,7 +122,7 @@ mod tests {
     use super::*;
 
     fn rule(text: &str) -> Rule {
-        match Rule::compile(1, text) {
+        match Rule::compile(1, text, Share::of(1)) {
             Ok(rule) => rule,
             Err(e) => panic!("{text}: {e}"),
         }
@@ -141,19 +147,19 @@ mod tests {
     #[test]
     fn a_line_needs_a_url_regex_before_its_conditions() {
         assert!(
-            Rule::compile(1, "[get]")
+            Rule::compile(1, "[get]", Share::of(1))
                 .err()
                 .unwrap_or_default()
                 .contains("no URL")
         );
         assert!(
-            Rule::compile(1, "[QueryParam::a==b]")
+            Rule::compile(1, "[QueryParam::a==b]", Share::of(1))
                 .err()
                 .unwrap_or_default()
                 .contains("no URL")
         );
         assert!(
-            Rule::compile(1, ".*[QueryParam::a==b].*")
+            Rule::compile(1, ".*[QueryParam::a==b].*", Share::of(1))
                 .err()
                 .unwrap_or_default()
                 .contains("end of the line")

@@ -3,10 +3,10 @@
 
 use crate::ip::IpRules;
 use crate::limits::{MAX_LINE_CHARS, MAX_LINES};
-use crate::lines;
-use crate::pattern::PatternSet;
+use crate::pattern::{PatternSet, Share};
 use crate::problem::{CompileError, Problem};
 use crate::rule::Rule;
+use crate::{condition, lines};
 
 /// One token's compiled restriction lines and IP rules. Compile a token once and reuse
 /// this for every request that presents it; it is immutable and cheap to share.
@@ -16,6 +16,8 @@ pub struct Rules {
     /// All URL regexes in one set, when there are several lines and the set fits its bound.
     pub(crate) url_set: Option<PatternSet>,
     pub(crate) ip: IpRules,
+    /// Every distinct path the `[JsonData::…]` conditions read, for one walk of the body.
+    pub(crate) json_paths: Vec<Vec<String>>,
 }
 
 impl Rules {
@@ -30,7 +32,18 @@ impl Rules {
                 } else {
                     None
                 };
-                Ok(Rules { rules, url_set, ip })
+                let mut json_paths: Vec<Vec<String>> = Vec::new();
+                for path in rules.iter().flat_map(Rule::json_paths) {
+                    if !json_paths.contains(path) {
+                        json_paths.push(path.clone());
+                    }
+                }
+                Ok(Rules {
+                    rules,
+                    url_set,
+                    ip,
+                    json_paths,
+                })
             }
             (rules, ip) => Err(CompileError {
                 limit_to: rules.err().unwrap_or_default(),
@@ -56,7 +69,15 @@ pub(crate) fn compile_lines(text: &str) -> Result<Vec<Rule>, Vec<Problem>> {
     let mut rules = Vec::new();
     let mut problems = Vec::new();
     let mut count = 0usize;
-    for piece in lines::split(text) {
+    let pieces = lines::split(text);
+    let regexes = pieces
+        .iter()
+        .filter(|piece| !piece.text.is_empty())
+        .take(MAX_LINES)
+        .count()
+        + condition::count_at_most(text);
+    let share = Share::of(regexes);
+    for piece in pieces {
         if piece.text.is_empty() {
             continue;
         }
@@ -78,7 +99,7 @@ pub(crate) fn compile_lines(text: &str) -> Result<Vec<Rule>, Vec<Problem>> {
             ));
             continue;
         }
-        match Rule::compile(piece.number, piece.text) {
+        match Rule::compile(piece.number, piece.text, share) {
             Ok(rule) => rules.push(rule),
             Err(sentence) => problems.push(Problem::new(piece.number, sentence)),
         }

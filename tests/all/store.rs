@@ -472,3 +472,88 @@ async fn postgres_notifies_other_instances_of_token_changes() {
         Some(token.id.clone())
     );
 }
+
+/// SQLite only: the WAL reaches the database file in the background (commits never
+/// run a checkpoint themselves), so the main file holds the records soon after.
+#[tokio::test]
+async fn sqlite_copies_the_wal_into_the_database_file_in_the_background() {
+    let subject = sqlite().await.expect("SQLite");
+    let store = subject.open().await;
+    for batch in 0..20 {
+        let writes = (0..50)
+            .map(|n| Write::Append(Box::new(use_of("t", batch * 50 + n, "10.0.0.1"))))
+            .collect();
+        store.backend().commit_audit(writes).await.expect("commit");
+    }
+    // `immutable=1` reads the database file alone, ignoring the WAL.
+    let file = subject.dir.path().join("a").join(tokengate::store::DB_FILE);
+    let uri = format!("file:{}?immutable=1", file.display());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let in_file: i64 = rusqlite::Connection::open_with_flags(
+            &uri,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )
+        .and_then(|conn| conn.query_row("SELECT count(*) FROM audit", [], |row| row.get(0)))
+        .unwrap_or(-1);
+        if in_file == 1000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file holds {in_file} of 1000 records after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(store);
+}
+
+/// SQLite only: under writes that never pause, the WAL still starts afresh (a
+/// passive checkpoint alone never catches up, and the WAL would grow for ever).
+#[tokio::test]
+async fn sqlite_restarts_the_wal_under_continuous_writes() {
+    let subject = sqlite().await.expect("SQLite");
+    let store = subject.open().await;
+    let file = subject.dir.path().join("a").join(tokengate::store::DB_FILE);
+    // Four writers queue on the one audit connection, as the audit log's batches
+    // do under load, so a commit starts as soon as the one before ends.
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let backend = store.backend();
+            tokio::spawn(async move {
+                let mut time = writer * 1_000_000;
+                while std::time::Instant::now() < until {
+                    let writes = (0..20)
+                        .map(|_| {
+                            time += 1;
+                            Write::Append(Box::new(use_of("t", time, "10.0.0.1")))
+                        })
+                        .collect();
+                    backend.commit_audit(writes).await.expect("commit");
+                }
+            })
+        })
+        .collect();
+    // The frame count of the WAL, as a passive checkpoint (which never restarts
+    // it) reports it.
+    let probe = rusqlite::Connection::open(&file).expect("probe connection");
+    let mut frames = Vec::new();
+    while writers.iter().any(|writer| !writer.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now: i64 = probe
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+            .expect("frames");
+        frames.push(now);
+    }
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    let restarts = frames.windows(2).filter(|pair| pair[1] < pair[0]).count();
+    let most = frames.iter().max().copied().unwrap_or(0);
+    assert!(
+        restarts > 0,
+        "the WAL never started afresh in 3 s of writes: frames {frames:?}"
+    );
+    assert!(most < 16_384, "the WAL reached {most} frames");
+}

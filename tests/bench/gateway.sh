@@ -731,6 +731,11 @@ if [[ -n $commits && $commits != 0 ]]; then
     awk -v c="$commits" -v s="$commit_sum" -v n="$answered" 'BEGIN {
         printf "audit commits (instance 1): %d, mean %.3f ms each, about %.1f records per commit\n", c, s * 1000 / c, n / c }'
 fi
+# How long commits took: the share of them over each bound (the tail that p99 shows).
+awk -v c="${commits:-0}" '/^tokengate_audit_commit_duration_seconds_bucket/ && c > 0 {
+    match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+    if (le == "0.0025" || le == "0.01" || le == "0.05") printf "audit commits over %g ms: %.2f %%\n", le * 1000, (c - $2) * 100 / c
+}' <<<"$metrics"
 grep '^tokengate_requests_total' <<<"$metrics" | sed 's/^/metrics (instance 1): /' || true
 if [[ -s $DIR/tokengate.log ]]; then
     warnings=$(grep -c -E 'WARN|ERROR' "$DIR/tokengate.log" || true)

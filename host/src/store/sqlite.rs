@@ -3,10 +3,13 @@
 //! plus the CLI beside it. Rate buckets live in the gateway's memory.
 //!
 //! Reads and admin writes are short and run on the caller's thread; audit batches,
-//! which wait for an fsync, run on a blocking thread with their own connection.
+//! which wait for an fsync, run on a blocking thread with their own connection; a
+//! third connection copies the WAL into the database file in the background.
 
 use std::path::Path;
+use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -22,6 +25,17 @@ use crate::token::Digest;
 
 /// How long a connection waits for another writer (CLI next to a running gateway).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the WAL is copied into the database file. Under load the WAL grows by
+/// tens of MiB a second (each commit rewrites the same few pages); a checkpoint
+/// copies each page once.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// WAL frames (pages) after which a checkpoint also makes the next commit start
+/// the WAL afresh. Under steady load a passive checkpoint never catches up with
+/// the writer, so without a restart the WAL, and its index in memory, grow for
+/// ever. 1024 frames are 4 MiB.
+const RESTART_AT_FRAMES: i64 = 1024;
+/// The WAL file is truncated to this when a writer starts it afresh, bytes.
+const WAL_SIZE_LIMIT: i64 = 64 << 20;
 
 /// The schema, one step per version; `user_version` counts the steps applied.
 const MIGRATIONS: &[&str] = &[
@@ -103,6 +117,8 @@ pub struct Sqlite {
     /// The audit writer's own connection, used from a blocking thread.
     audit: Arc<Mutex<Connection>>,
     limiter: RateLimiter,
+    /// Dropping it stops the checkpoint thread.
+    _checkpoints: Sender<()>,
 }
 
 /// Opens a connection with the settings every tokengate connection uses.
@@ -125,10 +141,24 @@ impl Sqlite {
         conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
         super::restrict_file(db_path)?;
         let audit = connect(db_path)?;
+        // Checkpoints run on their own thread: an automatic one runs inside the
+        // commit that crosses its threshold, and every request waiting on that
+        // commit would wait for two more fsyncs and the copy.
+        for conn in [&conn, &audit] {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+        }
+        let checkpoints =
+            spawn_checkpoints(connect(db_path)?).map_err(|source| StoreError::Io {
+                what: "starting the checkpoint thread for",
+                path: db_path.to_owned(),
+                source,
+            })?;
         Ok(Self {
             conn: Mutex::new(conn),
             audit: Arc::new(Mutex::new(audit)),
             limiter: RateLimiter::default(),
+            _checkpoints: checkpoints,
         })
     }
 
@@ -139,6 +169,38 @@ impl Sqlite {
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(f(&conn)?)
     }
+}
+
+/// Checkpoints every `CHECKPOINT_EVERY` until the returned sender is dropped.
+fn spawn_checkpoints(conn: Connection) -> std::io::Result<Sender<()>> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let mut failing = false;
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                match checkpoint(&conn) {
+                    Ok(()) => failing = false,
+                    Err(err) if !failing => {
+                        // A full disk fails every try; say so once per streak.
+                        tracing::warn!(error = %err, "WAL checkpoint failed; retrying");
+                        failing = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+        })?;
+    Ok(stop)
+}
+
+/// Copies what it can without waiting; past `RESTART_AT_FRAMES`, also the rest,
+/// holding the writer back only for the frames added meanwhile.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    let frames: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
+    if frames >= RESTART_AT_FRAMES {
+        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+    }
+    Ok(())
 }
 
 fn ready<'a, T: Send + 'a>(result: Result<T, StoreError>) -> Pending<'a, T> {

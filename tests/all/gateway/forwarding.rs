@@ -229,6 +229,8 @@ async fn health_and_metrics() {
         "{metrics}"
     );
     assert!(metrics.contains("tokengate_audit_commit_duration_seconds_count"));
+    assert!(metrics.contains("\ntokengate_tasks_alive "), "{metrics}");
+    assert!(metrics.contains("\ntokengate_open_fds "), "{metrics}");
     h.stop().await;
 }
 

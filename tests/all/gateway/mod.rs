@@ -9,10 +9,12 @@ mod admin;
 mod attacks;
 mod auth;
 mod binary;
+mod component_faults;
 mod faults;
 mod forwarding;
 mod hostile;
 mod instances;
+mod leaks;
 mod load;
 mod persistence;
 mod rules;
@@ -101,6 +103,16 @@ impl Harness {
         dir: tempfile::TempDir,
         configure: impl FnOnce(&mut Config),
     ) -> Self {
+        Self::start_with_policy(upstream, dir, policy(), configure).await
+    }
+
+    /// [`Self::start_with_upstream`] with its own policy runtime.
+    pub async fn start_with_policy(
+        upstream: SocketAddr,
+        dir: tempfile::TempDir,
+        policy: PolicyRuntime,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config =
             Config::new(&format!("http://{upstream}"), dir.path().join("data")).expect("config");
         config.admins = vec![ADMIN.into()];
@@ -108,7 +120,7 @@ impl Harness {
         let store = crate::postgres::store_under_test(dir.path()).await;
         config.store = Location::parse(&store).expect("test store");
         configure(&mut config);
-        let app = tokengate::gateway::app_with_policy(config, policy())
+        let app = tokengate::gateway::app_with_policy(config, policy)
             .await
             .expect("app starts");
         let running = Running::start(app.clone(), "127.0.0.1:0".parse().expect("addr"))
