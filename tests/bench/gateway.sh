@@ -518,6 +518,10 @@ wrk_once() {
 declare -A RPS P50 P99
 TG_REQUESTS=0 # every request wrk completed against tokengate (warm-up included)
 TG_RUNS=0     # wrk runs against tokengate (a two-instance run counts once: CONNS in all)
+TG_CPU_TICKS=0 TG_CPU_REQUESTS=0 # CPU (user + system, clock ticks) of instance 1 in its measured runs
+
+# User plus system CPU time of a process so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # Measures TARGET once; ROUND "warmup" is not recorded.
 measure() {
@@ -528,8 +532,14 @@ measure() {
     nginx) wrk_once "$label" "$URL_N" "$CONNS" "$THREADS" "$duration" "$out" ;;
     tokengate)
         start_sampler 1 "$DIR/rss.txt" "${TG_PIDS[@]}"
+        local cpu_before
+        cpu_before=$(cpu_ticks "$TG_PID")
         wrk_once "$label" "$URL_T" "$CONNS" "$THREADS" "$duration" "$out" -H "$AUTH"
         stop_sampler
+        if [[ $round != warmup ]]; then
+            TG_CPU_TICKS=$((TG_CPU_TICKS + $(cpu_ticks "$TG_PID") - cpu_before))
+            TG_CPU_REQUESTS=$((TG_CPU_REQUESTS + R_REQS))
+        fi
         TG_REQUESTS=$((TG_REQUESTS + R_REQS))
         TG_RUNS=$((TG_RUNS + 1))
         ;;
@@ -642,6 +652,11 @@ if ((ROUNDS > 0)); then
     [[ $v == met ]] || MISSED+=("p99")
     printf 'target tokengate p99 <= %s ms at %s connections: %s (%s ms)%s\n' "$TARGET_P99_MS" "$CONNS" "$v" "$tg_p99" \
         "$([[ $CONNS == 32 ]] || echo '  [the target is stated for 32 connections]')"
+    if ((TG_CPU_REQUESTS > 0)); then
+        awk -v t="$TG_CPU_TICKS" -v hz="$(getconf CLK_TCK)" -v n="$TG_CPU_REQUESTS" -v rps="$tg_rps" 'BEGIN {
+            us = t / hz * 1e6 / n
+            printf "tokengate CPU (user + system): %.0f us per request, %.2f cores at the median req/s\n", us, us * rps / 1e6 }'
+    fi
     if ((USE_STORE)); then
         printf 'PostgreSQL store: one instance %s req/s, two instances %s req/s (x%s), p99 %s / %s ms\n' \
             "$tg_rps" "${MED_RPS[tokengate-x2]}" "$(ratio "${MED_RPS[tokengate-x2]}" "$tg_rps")" \
