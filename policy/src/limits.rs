@@ -20,21 +20,29 @@ pub const MAX_LINE_CHARS: usize = 2048;
 /// regex parser's recursion (and stack use inside a 1 MiB wasm stack) small.
 pub const REGEX_NEST_LIMIT: u32 = 32;
 
-/// The largest compiled program one regex may produce, in bytes.
+/// The largest one regex may be, in NFA units: a state plus each of its transitions or
+/// alternatives. The same compiler counts them on every platform, so native code, wasm32
+/// and the browser refuse the same regexes (a size in bytes differs with the pointer
+/// width). Compiled on 64-bit, a unit takes 30 to 70 bytes.
 ///
-/// `.*/rest/api/space/KEY/property.*` compiles to a few kilobytes (`.` is Unicode-aware);
-/// 256 KiB admits generous counted repetitions such as `[a-z]{1,100}` while a token of
-/// `MAX_LINES` lines stays within 64 MiB even in the worst case.
-pub const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+/// `.*/rest/api/space/KEY/property.*` has 77 units (`.` is Unicode-aware) and
+/// `[a-z]{1,100}` 404; 5000 admits generous counted repetitions such as `.{1,100}.{1,100}`
+/// (4201).
+pub const REGEX_SIZE_LIMIT: usize = 5000;
 
-/// The compiled size all of a token's regexes (URLs and conditions) may take together, in
-/// bytes; each gets an equal share, at most `REGEX_SIZE_LIMIT`.
+/// The units all of a token's regexes (URLs and conditions) may have together; each gets
+/// an equal share, at most `REGEX_SIZE_LIMIT`.
 ///
-/// Without it, `MAX_LINES` lines of `.{1,60}.{1,60}` compile to 57 MiB in about a second
-/// and exhaust a host's policy instance. Ordinary lines take 3 to 4 KiB, so 4 MiB still
-/// admits `MAX_LINES` of them (16 KiB each) and gives tokens of up to 16 regexes the whole
-/// `REGEX_SIZE_LIMIT`.
-pub const TOKEN_REGEX_BUDGET: usize = 4 * 1024 * 1024;
+/// Without it, `MAX_LINES` lines of `.{1,60}.{1,60}` (2524 units each) compile to 57 MiB
+/// in about a second and exhaust a host's policy instance. 80,000 units are about 4 MiB
+/// compiled; an ordinary line has under 100, so `MAX_LINES` of them fit their shares of
+/// 312, and tokens of up to 16 regexes get the whole `REGEX_SIZE_LIMIT`.
+pub const TOKEN_REGEX_BUDGET: usize = 80_000;
+
+/// Bytes per unit the compilers' own size limits allow: over ten times any measured (72),
+/// so only the unit count, the same everywhere, decides what is refused, while a huge
+/// regex is still stopped before it is built whole.
+pub const BYTES_PER_UNIT_BOUND: usize = 1024;
 
 /// The lazy DFA cache of one regex, in bytes.
 ///

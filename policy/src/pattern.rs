@@ -2,13 +2,15 @@
 //! Refuses what the linear-time engine cannot do or reads differently, and anchors the rest.
 
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder, SetMatches};
+use regex_automata::nfa::thompson::{self, State};
 
 use crate::limits::{
-    REGEX_DFA_SIZE_LIMIT, REGEX_NEST_LIMIT, REGEX_SIZE_LIMIT, SET_DFA_SIZE_LIMIT, SET_SIZE_LIMIT,
-    TOKEN_REGEX_BUDGET,
+    BYTES_PER_UNIT_BOUND, REGEX_DFA_SIZE_LIMIT, REGEX_NEST_LIMIT, REGEX_SIZE_LIMIT,
+    SET_DFA_SIZE_LIMIT, SET_SIZE_LIMIT, TOKEN_REGEX_BUDGET,
 };
 
-/// What one regex of a token may take once compiled: an equal share of the token's budget.
+/// How large one regex of a token may be: an equal share of the token's budget, in NFA
+/// units (see `REGEX_SIZE_LIMIT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Share {
     /// How many regexes the token has (an upper bound).
@@ -23,31 +25,54 @@ impl Share {
         }
     }
 
-    /// The compiled size (and lazy DFA cache) one regex may take, bytes.
-    fn bytes(self) -> usize {
+    /// The NFA units one regex may have.
+    fn units(self) -> usize {
         (TOKEN_REGEX_BUDGET / self.regexes).min(REGEX_SIZE_LIMIT)
+    }
+
+    /// The bound the compilers' own byte limits get: never reached by a regex within its
+    /// units, it stops a huge one before it is built whole.
+    fn bytes(self) -> usize {
+        self.units() * BYTES_PER_UNIT_BOUND
     }
 
     /// The sentence for a regex over its share.
     fn too_big(self) -> String {
-        let bytes = self.bytes();
-        if bytes == REGEX_SIZE_LIMIT {
+        let units = self.units();
+        if units == REGEX_SIZE_LIMIT {
             format!(
-                "the regular expression is too large once compiled (over {} KiB); \
-                 use fewer or smaller counted repetitions",
-                bytes / 1024
+                "the regular expression is too large once compiled (over {units} units); \
+                 use fewer or smaller counted repetitions"
             )
         } else {
             format!(
-                "the regular expression is too large once compiled (over {} KiB, its share of \
-                 the {} KiB this token's {} regular expressions may take together); use fewer \
-                 or smaller counted repetitions, or fewer lines",
-                bytes / 1024,
-                TOKEN_REGEX_BUDGET / 1024,
+                "the regular expression is too large once compiled (over {units} units, its \
+                 share of the {TOKEN_REGEX_BUDGET} units this token's {} regular expressions \
+                 may have together); use fewer or smaller counted repetitions, or fewer lines",
                 self.regexes
             )
         }
     }
+}
+
+/// The size of a parsed regex in NFA units, or `None` past `bytes` while compiling.
+fn units(hir: &regex_syntax::hir::Hir, bytes: usize) -> Option<usize> {
+    let nfa = thompson::Compiler::new()
+        .configure(thompson::Config::new().nfa_size_limit(Some(bytes)))
+        .build_from_hir(hir)
+        .ok()?;
+    let units = nfa
+        .states()
+        .iter()
+        .map(|state| match state {
+            State::Sparse(sparse) => 1 + sparse.transitions.len(),
+            State::Dense(_) => 257,
+            State::Union { alternates } => 1 + alternates.len(),
+            State::BinaryUnion { .. } => 3,
+            _ => 1,
+        })
+        .sum();
+    Some(units)
 }
 
 /// A compiled restriction regex with Java's `String.matches` semantics: it must match the
@@ -64,15 +89,18 @@ impl Pattern {
         let translated = translate(java)?;
         // Parse the translation on its own first: wrapped in `(?:…)`, an unbalanced `)`
         // would otherwise close the wrapper and be accepted.
-        regex_syntax::ParserBuilder::new()
+        let hir = regex_syntax::ParserBuilder::new()
             .nest_limit(REGEX_NEST_LIMIT)
             .build()
             .parse(&translated)
             .map_err(|e| syntax_sentence(&e))?;
+        if units(&hir, share.bytes()).is_none_or(|units| units > share.units()) {
+            return Err(share.too_big());
+        }
         let anchored = format!("\\A(?:{translated})\\z");
         let regex = RegexBuilder::new(&anchored)
             .size_limit(share.bytes())
-            .dfa_size_limit(share.bytes().min(REGEX_DFA_SIZE_LIMIT))
+            .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
             .nest_limit(REGEX_NEST_LIMIT + 2)
             .build()
             .map_err(|e| match e {
@@ -698,6 +726,18 @@ mod tests {
                 .contains("nests too deeply")
         );
         assert!(refused("[a-z]{1000}{1000}").contains("too large"));
+    }
+
+    #[test]
+    fn sizes_are_counted_in_nfa_units() {
+        let size = |java: &str| {
+            let hir = regex_syntax::ParserBuilder::new().build().parse(java);
+            hir.ok().and_then(|hir| units(&hir, usize::MAX))
+        };
+        assert_eq!(size(".*/rest/api/space/KEY/property.*"), Some(77));
+        assert_eq!(size("[a-z]{1,100}"), Some(404));
+        assert_eq!(size(".{1,100}.{1,100}"), Some(4201));
+        assert_eq!(size("/a/.{1,60}.{1,60}"), Some(2524));
     }
 
     #[test]

@@ -48,12 +48,17 @@ async fn tokens_whose_rules_outgrow_one_instance_are_all_served() {
 #[tokio::test]
 async fn a_call_out_of_memory_is_refused_with_503_and_the_next_request_is_served() {
     let (harness, _echo) = gateway(8 << 20).await;
-    // 40 regexes of about 100 KiB each: within the policy's 4 MiB budget for a
-    // token, but compiled they need more than an 8 MiB instance has.
+    // 40 regexes of about 1900 NFA units each: a valid token (each within its share
+    // of 2000), but compiled they need more than an 8 MiB instance has.
     let heavy: String = (0..40)
-        .map(|line| format!("/rest/api/h{line}/.{{1,60}}.{{1,50}}"))
+        .map(|line| format!("/rest/api/h{line}/.{{1,45}}.{{1,45}}"))
         .collect::<Vec<_>>()
         .join("\n");
+    let checked = super::policy()
+        .session()
+        .and_then(|mut session| session.check(&heavy, ""))
+        .expect("the default instance checks it");
+    assert!(checked.is_ok(), "the heavy token is valid: {checked:?}");
     let heavy_token = harness.user_token("alice", &heavy).await;
     let light_token = harness.user_token("bob", ".*/rest/api/space.*").await;
     for round in 0..3 {
