@@ -282,6 +282,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("{} (--listen): cannot listen on {listen}", env::LISTEN))?;
+    // The bound address, which differs from `listen` when its port is 0.
+    let bound = listener.local_addr()?;
+    tracing::info!(addr = %bound, "listening");
     crate::server::serve(app, listener, shutdown_signal()).await?;
     Ok(())
 }

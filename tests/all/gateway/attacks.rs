@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use super::binary::{Process, free_port, tokengate_binary};
+use super::binary::{Process, tokengate_binary};
 use super::{ADMIN, Harness, basic, custom_upstream, raw};
 
 const PUBLIC_BASE: &str = "https://wiki.example.com";
@@ -1175,10 +1175,9 @@ async fn token_values_appear_in_no_log_audit_record_metric_or_error_body() {
             .1;
         (admin, alice, doomed)
     };
-    let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let mut serve = Process::spawn(
         Command::new(binary)
-            .args(["serve", "--listen", &addr.to_string(), "--admins", ADMIN])
+            .args(["serve", "--listen", "127.0.0.1:0", "--admins", ADMIN])
             .args(["--upstream", &format!("http://{upstream}")])
             .arg("--data-dir")
             .arg(&data_dir)
@@ -1189,7 +1188,7 @@ async fn token_values_appear_in_no_log_audit_record_metric_or_error_body() {
                 "trace,cranelift_codegen=info,cranelift_frontend=info,regalloc2=info,wasmtime_cranelift=info,wasmtime=info",
             ),
     );
-    serve.wait_healthy(addr).await;
+    let addr = serve.wait_serving().await;
     let h = Remote::new(addr);
 
     let mut typo = alice.clone();

@@ -119,6 +119,31 @@ impl Process {
         }
     }
 
+    /// Waits until `serve --listen 127.0.0.1:0` says which port it bound and then
+    /// answers `/healthz` there; its address. (A port picked by the test could be
+    /// taken by another test before the gateway binds it.)
+    pub(super) async fn wait_serving(&mut self) -> SocketAddr {
+        let started = Instant::now();
+        let addr = loop {
+            if let Some(addr) = listening_addr(&self.stderr()) {
+                break addr;
+            }
+            assert!(
+                self.child.try_wait().expect("wait").is_none(),
+                "serve exited; stderr:\n{}",
+                self.stderr()
+            );
+            assert!(
+                started.elapsed() < STARTUP,
+                "serve did not listen within {STARTUP:?}; stderr:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        self.wait_healthy(addr).await;
+        addr
+    }
+
     /// Waits until the gateway at `addr` answers `/healthz` with 200 (the debug
     /// binary compiles the policy component first).
     pub(super) async fn wait_healthy(&mut self, addr: SocketAddr) {
@@ -226,11 +251,12 @@ async fn audit_follow_prints_records_as_the_gateway_writes_them() {
 }
 
 /// A local port nothing listens on (bound, then released).
-pub(super) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+/// The address a `serve` log reports in its `listening addr=…` line.
+fn listening_addr(log: &str) -> Option<SocketAddr> {
+    log.lines()
+        .find_map(|line| line.split("listening addr=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|addr| addr.parse().ok())
 }
 
 #[tokio::test]
@@ -269,19 +295,18 @@ async fn sigterm_finishes_the_in_flight_request_audits_it_and_exits_0() {
             .expect("token")
             .1
     };
-    let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let mut serve = Process::spawn(
         Command::new(binary)
             .arg("serve")
             .arg("--listen")
-            .arg(addr.to_string())
+            .arg("127.0.0.1:0")
             .arg("--upstream")
             .arg(format!("http://{upstream}"))
             .arg("--data-dir")
             .arg(&data_dir)
             .env("RUST_LOG", "info"),
     );
-    serve.wait_healthy(addr).await;
+    let addr = serve.wait_serving().await;
     let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
 
     let in_flight = tokio::spawn({

@@ -4,7 +4,6 @@
 //! by itself, and nothing committed is lost.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -17,7 +16,7 @@ use serde_json::Value;
 use tokengate::audit::AuditFilter;
 use tokengate::store::{DB_FILE, Location, NewToken, Store};
 
-use super::binary::{Process, free_port, tokengate_binary};
+use super::binary::{Process, tokengate_binary};
 use super::{Harness, basic, load};
 use crate::postgres::fresh_database;
 
@@ -275,10 +274,9 @@ async fn kill_9_under_load_repeated_loses_no_audit_record_and_counters_never_go_
     let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut last_counter = 0;
     for round in 0..3 {
-        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let mut gateway = Process::spawn(
             Command::new(&binary)
-                .args(["serve", "--listen", &addr.to_string()])
+                .args(["serve", "--listen", "127.0.0.1:0"])
                 .args(["--upstream", &format!("http://{upstream}")])
                 .arg("--data-dir")
                 .arg(&data_dir)
@@ -286,7 +284,7 @@ async fn kill_9_under_load_repeated_loses_no_audit_record_and_counters_never_go_
                 // against kill -9 (not against a power loss).
                 .args(["--audit-sync", if round == 2 { "normal" } else { "full" }]),
         );
-        gateway.wait_healthy(addr).await;
+        let addr = gateway.wait_serving().await;
         let workers = load::until_refused(&client, addr, &auth, &format!("r={round}&"));
         tokio::time::sleep(Duration::from_millis(400)).await;
         gateway.child.kill().expect("kill -9");

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokengate::audit::AuditFilter;
 use tokengate::store::{KEY_FILE, NewToken, Store};
 
-use super::binary::{Process, free_port, tokengate_binary};
+use super::binary::{Process, tokengate_binary};
 use super::{ADMIN, basic, load};
 use crate::postgres::fresh_database;
 
@@ -60,22 +60,23 @@ impl Pair {
         let second = dir.path().join("b");
         std::fs::create_dir_all(&second).expect("second data dir");
         std::fs::copy(first.join(KEY_FILE), second.join(KEY_FILE)).expect("key copied");
-        let mut instances = Vec::new();
+        let mut processes = Vec::new();
         for data_dir in [&first, &second] {
-            let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
             let process = Process::spawn(
                 Command::new(&binary)
-                    .args(["serve", "--listen", &addr.to_string()])
+                    .args(["serve", "--listen", "127.0.0.1:0"])
                     .args(["--upstream", &format!("http://{upstream}")])
                     .args(["--store", &database.url, "--admins", ADMIN])
                     .arg("--data-dir")
                     .arg(data_dir)
                     .args(extra),
             );
-            instances.push((process, addr));
+            processes.push(process);
         }
-        for (process, addr) in &mut instances {
-            process.wait_healthy(*addr).await;
+        let mut instances = Vec::new();
+        for mut process in processes {
+            let addr = process.wait_serving().await;
+            instances.push((process, addr));
         }
         Some(Self {
             key_dir: first,
