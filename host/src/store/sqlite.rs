@@ -117,8 +117,8 @@ pub struct Sqlite {
     /// The audit writer's own connection, used from a blocking thread.
     audit: Arc<Mutex<Connection>>,
     limiter: RateLimiter,
-    /// Dropping it stops the checkpoint thread.
-    _checkpoints: Sender<()>,
+    /// Dropping it stops the checkpoint thread and waits for it.
+    _checkpoints: Checkpoints,
 }
 
 /// Opens a connection with the settings every tokengate connection uses.
@@ -171,10 +171,27 @@ impl Sqlite {
     }
 }
 
-/// Checkpoints every `CHECKPOINT_EVERY` until the returned sender is dropped.
-fn spawn_checkpoints(conn: Connection) -> std::io::Result<Sender<()>> {
+/// The checkpoint thread. Dropping it stops the thread and waits until its
+/// connection is closed, so that the store is closed when its owner is dropped
+/// (the last connection to close removes the WAL).
+struct Checkpoints {
+    stop: Option<Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Checkpoints {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Checkpoints every `CHECKPOINT_EVERY` until the returned handle is dropped.
+fn spawn_checkpoints(conn: Connection) -> std::io::Result<Checkpoints> {
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    thread::Builder::new()
+    let thread = thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
             let mut failing = false;
@@ -190,7 +207,10 @@ fn spawn_checkpoints(conn: Connection) -> std::io::Result<Sender<()>> {
                 }
             }
         })?;
-    Ok(stop)
+    Ok(Checkpoints {
+        stop: Some(stop),
+        thread: Some(thread),
+    })
 }
 
 /// Copies what it can without waiting; past `RESTART_AT_FRAMES`, also the rest,
