@@ -128,20 +128,26 @@ impl Process {
             if let Some(addr) = listening_addr(&self.stderr()) {
                 break addr;
             }
-            assert!(
-                self.child.try_wait().expect("wait").is_none(),
-                "serve exited; stderr:\n{}",
-                self.stderr()
-            );
-            assert!(
-                started.elapsed() < STARTUP,
-                "serve did not listen within {STARTUP:?}; stderr:\n{}",
-                self.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.still_starting(started, "serve did not listen").await;
         };
         self.wait_healthy(addr).await;
         addr
+    }
+
+    /// Fails the test when serve exited or `STARTUP` has passed since `started`
+    /// (saying `what`); otherwise waits a moment before the next look.
+    async fn still_starting(&mut self, started: Instant, what: &str) {
+        assert!(
+            self.child.try_wait().expect("wait").is_none(),
+            "serve exited; stderr:\n{}",
+            self.stderr()
+        );
+        assert!(
+            started.elapsed() < STARTUP,
+            "{what} within {STARTUP:?}; stderr:\n{}",
+            self.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     /// Waits until the gateway at `addr` answers `/healthz` with 200 (the debug
@@ -157,17 +163,7 @@ impl Process {
                 Ok(response) if response.status() == StatusCode::OK => return,
                 _ => {}
             }
-            assert!(
-                self.child.try_wait().expect("wait").is_none(),
-                "serve exited; stderr:\n{}",
-                self.stderr()
-            );
-            assert!(
-                started.elapsed() < STARTUP,
-                "not ready; stderr:\n{}",
-                self.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.still_starting(started, "not ready").await;
         }
     }
 
