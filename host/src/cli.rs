@@ -373,7 +373,7 @@ async fn token(command: TokenCommand) -> Result<()> {
             let created = admin::create(&store, &policy, &request, &cli_actor()).await;
             let (answer, action) = match created {
                 Ok(created) => created,
-                Err(crate::response::GatewayError::Invalid(problems)) => {
+                Err(crate::response::Refusal::Invalid(problems)) => {
                     bail!("the token was not created:\n  {}", problems.join("\n  "))
                 }
                 Err(err) => bail!("the token was not created: {err}"),
@@ -773,7 +773,7 @@ async fn check(args: CheckArgs) -> Result<()> {
         );
     }
     let settings = Settings {
-        scope: args.scope.to_policy(),
+        scope: args.scope.to_native().into(),
     };
     match session.decide(&rules, &token_facts, &request, settings)? {
         Decision::Allow(allowed) => {

@@ -23,6 +23,10 @@ pub enum DenyReason {
     OutOfScope,
     /// The token has restriction lines and none matched.
     NoMatchingRule,
+    /// A method no REST API uses (compared case-sensitively).
+    MethodNotAllowed,
+    /// A user name with control characters or surrounding white space.
+    BadUserName,
 }
 
 impl DenyReason {
@@ -36,6 +40,8 @@ impl DenyReason {
             DenyReason::IpNotAllowed => "ip-not-allowed",
             DenyReason::OutOfScope => "out-of-scope",
             DenyReason::NoMatchingRule => "no-matching-rule",
+            DenyReason::MethodNotAllowed => "method-not-allowed",
+            DenyReason::BadUserName => "bad-user-name",
         }
     }
 }

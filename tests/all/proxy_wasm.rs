@@ -22,7 +22,7 @@ use proxy_wasm_host::abi::v0_2_1::{
 use proxy_wasm_host::{Buffer, Engine, HeaderMap, HeaderMapExt as _, Limits, Module, VecHeaderMap};
 use serde_json::{Value, json};
 use tokengate::config::AuthMode;
-use tokengate::response::GatewayError;
+use tokengate::response::Refusal as GatewayError;
 use tokengate::token::ServerKey;
 use tokengate_policy_artifact::PROXY_WASM_FILTER;
 use tokengate_tests::{
@@ -637,7 +637,7 @@ struct Answer {
 impl Answer {
     /// The gateway's response for `error`.
     fn gateway(error: &GatewayError) -> Result<Self, String> {
-        let response = error.response(AuthMode::Both);
+        let response = tokengate::response::refusal(error, AuthMode::Both);
         let status = u32::from(response.status().as_u16());
         let headers = response
             .headers()

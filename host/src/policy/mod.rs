@@ -1,0 +1,324 @@
+//! The policy component for the gateway: compiled once per process, decided on threads of
+//! its own so that no decision ever runs on an async worker, with per-token bounds.
+//!
+//! Requests go through [`PolicyRuntime::admit`]; tools and tests that decide one case at
+//! a time use a [`PolicySession`] on their own thread.
+
+mod instance;
+mod token_state;
+mod workers;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokengate_policy as native;
+
+pub use instance::{
+    Allowed, AuthScheme, CanonicalTarget, CompileError, ConditionCheck, Decision, Denied,
+    DenyReason, LineCheck, Problem, RequestFacts, Scope, Settings, TargetError, TargetRefusal,
+    TokenFacts, TokenRules,
+};
+pub use token_state::TokenState;
+pub use workers::Answer;
+
+use instance::{Compiled, Instance};
+
+/// Guest memory per instance by default. A token's compiled rules take at most a few MiB
+/// (the policy's `TOKEN_REGEX_BUDGET`); this caps what many tokens, a large body or a bug
+/// could take.
+pub const DEFAULT_MEMORY: usize = 64 << 20;
+/// Idle instances kept for sessions (tools and tests).
+const SESSION_POOL: usize = 4;
+
+/// Every way running the policy can fail. All of them refuse the request (fail closed,
+/// 503).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PolicyError {
+    /// The embedded component could not be compiled or instantiated.
+    #[error("loading the policy component: {0}")]
+    Load(String),
+    /// A call needed more than the instance's memory; it is discarded.
+    #[error("the policy component ran out of memory ({} MiB per instance)", limit >> 20)]
+    OutOfMemory {
+        /// The instance's memory limit, bytes.
+        limit: usize,
+    },
+    /// A call ran past its deadline; the instance is discarded.
+    #[error("the policy component ran past its deadline")]
+    Deadline,
+    /// The token's decisions kept running past their deadline: it is not run again for a
+    /// while, so that it cannot take the policy threads from other tokens.
+    #[error("the token's decisions kept running past their deadline; it is held back for {secs} s")]
+    Quarantined {
+        /// Seconds until its requests are decided again.
+        secs: u64,
+    },
+    /// A call trapped or failed otherwise; the instance is discarded.
+    #[error("the policy component failed: {0}")]
+    Call(String),
+    /// A stored token's rules no longer compile (they were checked at creation, so this
+    /// means the store and the policy disagree).
+    #[error("token {id} has rules the policy refuses: {problems}")]
+    Rules {
+        /// The token's id.
+        id: String,
+        /// The problems, joined.
+        problems: String,
+    },
+    /// The policy threads are gone (the runtime is shutting down).
+    #[error("the policy threads have stopped")]
+    Stopped,
+}
+
+/// What the policy threads need of a token: its texts and its state. The gateway's live
+/// tokens implement it, so a job carries an `Arc` rather than a copy of the lines.
+pub trait PolicyToken: Send + Sync + 'static {
+    /// The token's id, `limitTo` and `ip` as stored.
+    fn rules(&self) -> RulesRef<'_>;
+    /// Its per-token state (body need, concurrency, deadline strikes).
+    fn state(&self) -> &TokenState;
+}
+
+/// A token's texts, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct RulesRef<'a> {
+    /// The id.
+    pub id: &'a str,
+    /// The `limitTo` text.
+    pub limit_to: &'a str,
+    /// The `ip` text.
+    pub ip: &'a str,
+}
+
+impl TokenRules {
+    fn borrowed(&self) -> RulesRef<'_> {
+        RulesRef {
+            id: &self.id,
+            limit_to: &self.limit_to,
+            ip: &self.ip,
+        }
+    }
+}
+
+/// The policy component and its threads; cheap to clone.
+#[derive(Clone)]
+pub struct PolicyRuntime {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    compiled: &'static Compiled,
+    /// Guest memory per instance, bytes.
+    memory: usize,
+    workers: workers::Workers,
+    /// Idle instances for sessions.
+    idle: Mutex<Vec<Instance>>,
+}
+
+impl PolicyRuntime {
+    /// Loads the embedded component (compiled once per process) with the default memory
+    /// per instance and one policy thread per core.
+    pub fn new() -> Result<Self, PolicyError> {
+        Self::with_limits(DEFAULT_MEMORY, workers::default_threads())
+    }
+
+    /// [`Self::new`] with instances of at most `memory` bytes.
+    pub fn with_memory_limit(memory: usize) -> Result<Self, PolicyError> {
+        Self::with_limits(memory, workers::default_threads())
+    }
+
+    /// Instances of at most `memory` bytes, decided on `threads` threads. Checks that the
+    /// component instantiates, so a broken one fails at start.
+    pub fn with_limits(memory: usize, threads: usize) -> Result<Self, PolicyError> {
+        let compiled = Compiled::get()?;
+        let first = compiled.instantiate(memory)?;
+        let runtime = Self {
+            shared: Arc::new(Shared {
+                compiled,
+                memory,
+                workers: workers::Workers::start(compiled, memory, threads)?,
+                idle: Mutex::new(vec![first]),
+            }),
+        };
+        Ok(runtime)
+    }
+
+    /// Hex SHA-256 of the component bytes, as `/healthz` and the web page show.
+    pub fn digest(&self) -> &'static str {
+        tokengate_policy_artifact::COMPONENT_SHA256
+    }
+
+    /// How many threads decide.
+    pub fn threads(&self) -> usize {
+        self.shared.workers.threads()
+    }
+
+    /// Canonicalises and decides one request on a policy thread; [`Answer::NeedsBody`]
+    /// when the token reads the body and it was not read (`body_read`).
+    pub async fn admit(
+        &self,
+        token: Arc<dyn PolicyToken>,
+        facts: native::TokenFacts,
+        request: native::RawRequest,
+        body_read: bool,
+        settings: native::Settings,
+        public_base: Arc<str>,
+    ) -> Result<Answer, PolicyError> {
+        self.shared
+            .workers
+            .admit(token, facts, request, body_read, settings, public_base)
+            .await
+    }
+
+    /// Validates a token's texts on a policy thread: the trimmed lines, or every problem.
+    pub async fn check(
+        &self,
+        limit_to: String,
+        ip: String,
+    ) -> Result<Result<Vec<String>, CompileError>, PolicyError> {
+        self.shared.workers.check(limit_to, ip).await
+    }
+
+    /// An instance for deciding on the caller's own thread (tools and tests; never on an
+    /// async worker of the gateway); it goes back to a small pool when dropped.
+    pub fn session(&self) -> Result<PolicySession, PolicyError> {
+        let idle = self
+            .shared
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let instance = match idle {
+            Some(instance) => instance,
+            None => self.shared.compiled.instantiate(self.shared.memory)?,
+        };
+        Ok(PolicySession {
+            shared: Arc::clone(&self.shared),
+            instance: Some(instance),
+        })
+    }
+
+    /// Drops a revoked token's compiled rules from every instance (the threads' at their
+    /// next job).
+    pub fn forget(&self, token_id: &str) {
+        self.shared.workers.forget(token_id);
+        let mut idle = self
+            .shared
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for instance in idle.iter_mut() {
+            instance.forget(token_id);
+        }
+    }
+}
+
+/// A checked-out instance for one thread's calls. A call that runs out of memory is tried
+/// once more in a fresh instance; any other failure discards it.
+pub struct PolicySession {
+    shared: Arc<Shared>,
+    instance: Option<Instance>,
+}
+
+impl PolicySession {
+    /// The checked form of a request target; see `canonicalize` in the WIT.
+    pub fn canonicalize(
+        &mut self,
+        target: &str,
+        public_base: &str,
+    ) -> Result<Result<CanonicalTarget, TargetError>, PolicyError> {
+        self.with_instance(|instance| instance.canonicalize(target, public_base))
+    }
+
+    /// Validates a token's texts: the trimmed lines, or every problem.
+    pub fn check(
+        &mut self,
+        limit_to: &str,
+        ip: &str,
+    ) -> Result<Result<Vec<String>, CompileError>, PolicyError> {
+        self.with_instance(|instance| instance.check(limit_to, ip))
+    }
+
+    /// Whether the token's lines look at the JSON body.
+    pub fn needs_body(&mut self, rules: &TokenRules) -> Result<bool, PolicyError> {
+        self.with_instance(|instance| instance.needs_body(rules.borrowed()))
+    }
+
+    /// Canonicalises and decides in one call, as the gateway does.
+    pub fn admit(
+        &mut self,
+        rules: &TokenRules,
+        token: &native::TokenFacts,
+        request: &native::RawRequest,
+        settings: native::Settings,
+        public_base: &str,
+    ) -> Result<Result<native::Admission, native::TargetError>, PolicyError> {
+        self.with_instance(|instance| {
+            instance.admit(rules.borrowed(), token, request, settings, public_base)
+        })
+    }
+
+    /// The decision for one request whose target is already canonical.
+    pub fn decide(
+        &mut self,
+        rules: &TokenRules,
+        token: &TokenFacts,
+        request: &RequestFacts,
+        settings: Settings,
+    ) -> Result<Decision, PolicyError> {
+        self.with_instance(|instance| instance.decide(rules.borrowed(), token, request, settings))
+    }
+
+    /// Per line, which parts matched the request.
+    pub fn explain(
+        &mut self,
+        rules: &TokenRules,
+        request: &RequestFacts,
+    ) -> Result<Vec<LineCheck>, PolicyError> {
+        self.with_instance(|instance| instance.explain(rules.borrowed(), request))
+    }
+
+    fn with_instance<T>(
+        &mut self,
+        work: impl Fn(&mut Instance) -> Result<T, PolicyError>,
+    ) -> Result<T, PolicyError> {
+        let instance = match self.instance.as_mut() {
+            Some(instance) => instance,
+            None => self
+                .instance
+                .insert(self.shared.compiled.instantiate(self.shared.memory)?),
+        };
+        let result = match work(instance) {
+            // Other tokens' cached rules may have filled the instance: once more afresh.
+            Err(PolicyError::OutOfMemory { .. }) => {
+                let fresh = self
+                    .instance
+                    .insert(self.shared.compiled.instantiate(self.shared.memory)?);
+                work(fresh)
+            }
+            other => other,
+        };
+        if self.instance.as_ref().is_some_and(Instance::is_broken) {
+            self.instance = None;
+        }
+        result
+    }
+}
+
+impl Drop for PolicySession {
+    fn drop(&mut self) {
+        let Some(instance) = self.instance.take() else {
+            return;
+        };
+        if instance.is_broken() || instance.is_worn() {
+            return;
+        }
+        let mut idle = self
+            .shared
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < SESSION_POOL {
+            idle.push(instance);
+        }
+    }
+}
