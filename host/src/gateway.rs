@@ -78,7 +78,11 @@ impl std::fmt::Debug for App {
 /// Builds the gateway: opens the store, starts the audit writer and the policy threads,
 /// and builds the upstream client.
 pub async fn app(config: Config) -> Result<App, AppError> {
-    let policy = PolicyRuntime::with_limits(config.policy_memory, config.policy_threads)?;
+    let policy = PolicyRuntime::with_limits(crate::policy::Limits {
+        memory: config.policy_memory,
+        threads: config.policy_threads,
+        ..crate::policy::Limits::default()
+    })?;
     app_with_policy(config, policy).await
 }
 

@@ -14,7 +14,7 @@ use tokengate_policy as native;
 use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
 
-use super::{PolicyError, RulesRef};
+use super::{Limits as Budget, PolicyError, RulesRef};
 
 #[allow(missing_docs)]
 mod bindings {
@@ -33,12 +33,6 @@ pub use wit::{
 
 /// How often the epoch advances; a call's deadline is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
-/// Ticks a decision may take (100 ms): thousands of times its normal cost, so only a
-/// runaway guest (or a hostile token) ever reaches it.
-pub(super) const CALL_DEADLINE_TICKS: u64 = 20;
-/// Ticks compiling a token's rules may take (1 s): a 256-line token with large regexes
-/// compiles in a few hundred milliseconds.
-pub(super) const COMPILE_DEADLINE_TICKS: u64 = 200;
 /// Table elements per instance: the guest's function table is fixed and small.
 const TABLE_LIMIT: usize = 1 << 16;
 
@@ -89,16 +83,18 @@ impl Compiled {
         Ok(Self { engine, pre })
     }
 
-    /// A fresh instance with at most `memory` bytes of guest memory.
-    pub(super) fn instantiate(&self, memory: usize) -> Result<Instance, PolicyError> {
+    /// A fresh instance within `budget`.
+    pub(super) fn instantiate(&self, budget: &Budget) -> Result<Instance, PolicyError> {
         let limits = Limits {
-            limit: memory,
+            limit: budget.memory,
             memory: 0,
             refused: false,
         };
         let mut store = Store::new(&self.engine, limits);
         store.limiter(|limits| limits);
-        store.set_epoch_deadline(COMPILE_DEADLINE_TICKS);
+        let call_ticks = ticks(budget.call_deadline);
+        let compile_ticks = ticks(budget.compile_deadline);
+        store.set_epoch_deadline(compile_ticks);
         let policy = self
             .pre
             .instantiate(&mut store)
@@ -108,6 +104,8 @@ impl Compiled {
             policy,
             rules: HashMap::new(),
             broken: false,
+            call_ticks,
+            compile_ticks,
         })
     }
 }
@@ -156,6 +154,16 @@ pub(super) struct Instance {
     rules: HashMap<String, (ResourceAny, bool)>,
     /// A call failed: the guest's state may be inconsistent, so the instance is dropped.
     broken: bool,
+    /// Epoch ticks a decision may take.
+    call_ticks: u64,
+    /// Epoch ticks compiling a token may take.
+    compile_ticks: u64,
+}
+
+/// A deadline in epoch ticks (at least one).
+fn ticks(deadline: Duration) -> u64 {
+    let ticks = deadline.as_millis().div_ceil(EPOCH_TICK.as_millis());
+    u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
 }
 
 impl Instance {
@@ -186,7 +194,7 @@ impl Instance {
         target: &str,
         public_base: &str,
     ) -> Result<Result<CanonicalTarget, TargetError>, PolicyError> {
-        self.call(CALL_DEADLINE_TICKS, |instance| {
+        self.call(self.call_ticks, |instance| {
             instance.policy.tokengate_policy_decide().call_canonicalize(
                 &mut instance.store,
                 target,
@@ -201,7 +209,7 @@ impl Instance {
         limit_to: &str,
         ip: &str,
     ) -> Result<Result<Vec<String>, CompileError>, PolicyError> {
-        self.call(COMPILE_DEADLINE_TICKS, |instance| {
+        self.call(self.compile_ticks, |instance| {
             let api = instance.policy.tokengate_policy_decide().rules();
             match api.call_compile(&mut instance.store, limit_to, ip)? {
                 Ok(rules) => {
@@ -232,7 +240,7 @@ impl Instance {
         let token = TokenFacts::from(token);
         let request = wit::RawRequest::from(request);
         let settings = Settings::from(settings);
-        let admitted = self.call(CALL_DEADLINE_TICKS, |instance| {
+        let admitted = self.call(self.call_ticks, |instance| {
             instance
                 .policy
                 .tokengate_policy_decide()
@@ -260,7 +268,7 @@ impl Instance {
         settings: Settings,
     ) -> Result<Decision, PolicyError> {
         let (handle, _) = self.rules(rules)?;
-        self.call(CALL_DEADLINE_TICKS, |instance| {
+        self.call(self.call_ticks, |instance| {
             let api = instance.policy.tokengate_policy_decide().rules();
             api.call_decide(&mut instance.store, handle, token, request, settings)
         })
@@ -273,7 +281,7 @@ impl Instance {
         request: &RequestFacts,
     ) -> Result<Vec<LineCheck>, PolicyError> {
         let (handle, _) = self.rules(rules)?;
-        self.call(CALL_DEADLINE_TICKS, |instance| {
+        self.call(self.call_ticks, |instance| {
             let api = instance.policy.tokengate_policy_decide().rules();
             api.call_explain(&mut instance.store, handle, request)
         })
@@ -284,7 +292,7 @@ impl Instance {
         if let Some(found) = self.rules.get(rules.id) {
             return Ok(*found);
         }
-        let compiled = self.call(COMPILE_DEADLINE_TICKS, |instance| {
+        let compiled = self.call(self.compile_ticks, |instance| {
             let api = instance.policy.tokengate_policy_decide().rules();
             match api.call_compile(&mut instance.store, rules.limit_to, rules.ip)? {
                 Ok(handle) => {

@@ -26,6 +26,32 @@ use instance::{Compiled, Instance};
 /// (the policy's `TOKEN_REGEX_BUDGET`); this caps what many tokens, a large body or a bug
 /// could take.
 pub const DEFAULT_MEMORY: usize = 64 << 20;
+
+/// What the policy may take: memory per instance, threads, and time per call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Guest memory per instance, bytes.
+    pub memory: usize,
+    /// Threads that decide.
+    pub threads: usize,
+    /// Time one decision may take: thousands of times its normal cost (microseconds), so
+    /// only a runaway guest or a hostile token reaches it.
+    pub call_deadline: std::time::Duration,
+    /// Time compiling one token may take: a 256-line token of large regexes compiles in a
+    /// few hundred milliseconds.
+    pub compile_deadline: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory: DEFAULT_MEMORY,
+            threads: workers::default_threads(),
+            call_deadline: std::time::Duration::from_millis(100),
+            compile_deadline: std::time::Duration::from_secs(1),
+        }
+    }
+}
 /// Idle instances kept for sessions (tools and tests).
 const SESSION_POOL: usize = 4;
 
@@ -107,39 +133,40 @@ pub struct PolicyRuntime {
 
 struct Shared {
     compiled: &'static Compiled,
-    /// Guest memory per instance, bytes.
-    memory: usize,
+    limits: Limits,
     workers: workers::Workers,
     /// Idle instances for sessions.
     idle: Mutex<Vec<Instance>>,
 }
 
 impl PolicyRuntime {
-    /// Loads the embedded component (compiled once per process) with the default memory
-    /// per instance and one policy thread per core.
+    /// Loads the embedded component (compiled once per process) with the default limits.
     pub fn new() -> Result<Self, PolicyError> {
-        Self::with_limits(DEFAULT_MEMORY, workers::default_threads())
+        Self::with_limits(Limits::default())
     }
 
     /// [`Self::new`] with instances of at most `memory` bytes.
     pub fn with_memory_limit(memory: usize) -> Result<Self, PolicyError> {
-        Self::with_limits(memory, workers::default_threads())
+        Self::with_limits(Limits {
+            memory,
+            ..Limits::default()
+        })
     }
 
-    /// Instances of at most `memory` bytes, decided on `threads` threads. Checks that the
-    /// component instantiates, so a broken one fails at start.
-    pub fn with_limits(memory: usize, threads: usize) -> Result<Self, PolicyError> {
+    /// The component within `limits`. Checks that it instantiates, so a broken one fails
+    /// at start.
+    pub fn with_limits(limits: Limits) -> Result<Self, PolicyError> {
         let compiled = Compiled::get()?;
-        let first = compiled.instantiate(memory)?;
-        let runtime = Self {
+        let first = compiled.instantiate(&limits)?;
+        let workers = workers::Workers::start(compiled, &limits)?;
+        Ok(Self {
             shared: Arc::new(Shared {
                 compiled,
-                memory,
-                workers: workers::Workers::start(compiled, memory, threads)?,
+                limits,
+                workers,
                 idle: Mutex::new(vec![first]),
             }),
-        };
-        Ok(runtime)
+        })
     }
 
     /// Hex SHA-256 of the component bytes, as `/healthz` and the web page show.
@@ -189,7 +216,7 @@ impl PolicyRuntime {
             .pop();
         let instance = match idle {
             Some(instance) => instance,
-            None => self.shared.compiled.instantiate(self.shared.memory)?,
+            None => self.shared.compiled.instantiate(&self.shared.limits)?,
         };
         Ok(PolicySession {
             shared: Arc::clone(&self.shared),
@@ -285,14 +312,14 @@ impl PolicySession {
             Some(instance) => instance,
             None => self
                 .instance
-                .insert(self.shared.compiled.instantiate(self.shared.memory)?),
+                .insert(self.shared.compiled.instantiate(&self.shared.limits)?),
         };
         let result = match work(instance) {
             // Other tokens' cached rules may have filled the instance: once more afresh.
             Err(PolicyError::OutOfMemory { .. }) => {
                 let fresh = self
                     .instance
-                    .insert(self.shared.compiled.instantiate(self.shared.memory)?);
+                    .insert(self.shared.compiled.instantiate(&self.shared.limits)?);
                 work(fresh)
             }
             other => other,

@@ -12,7 +12,7 @@ use tokengate_policy as native;
 use tokio::sync::{Semaphore, oneshot};
 
 use super::instance::{CompileError, Compiled, Instance};
-use super::{PolicyError, PolicyToken};
+use super::{Limits, PolicyError, PolicyToken};
 
 /// Jobs queued or running per thread before callers wait for room.
 const QUEUE_PER_THREAD: usize = 8;
@@ -64,13 +64,9 @@ pub(super) struct Workers {
 }
 
 impl Workers {
-    /// Starts `threads` policy threads (at least one).
-    pub(super) fn start(
-        compiled: &'static Compiled,
-        memory: usize,
-        threads: usize,
-    ) -> Result<Self, PolicyError> {
-        let threads = threads.max(1);
+    /// Starts `limits.threads` policy threads (at least one).
+    pub(super) fn start(compiled: &'static Compiled, limits: &Limits) -> Result<Self, PolicyError> {
+        let threads = limits.threads.max(1);
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
         let room = Arc::new(Semaphore::new(threads * QUEUE_PER_THREAD));
         let mut inboxes = Vec::with_capacity(threads);
@@ -79,9 +75,10 @@ impl Workers {
             inboxes.push(Arc::clone(&inbox));
             let queue = queue.clone();
             let room = Arc::clone(&room);
+            let limits = limits.clone();
             thread::Builder::new()
                 .name(format!("policy-{n}"))
-                .spawn(move || run(compiled, memory, &queue, &inbox, &room))
+                .spawn(move || run(compiled, &limits, &queue, &inbox, &room))
                 .map_err(|err| PolicyError::Load(format!("starting a policy thread: {err}")))?;
         }
         Ok(Self {
@@ -166,7 +163,7 @@ impl Workers {
 /// A policy thread: one instance, replaced when a call broke it or it grew too large.
 fn run(
     compiled: &'static Compiled,
-    memory: usize,
+    limits: &Limits,
     queue: &crossbeam_channel::Receiver<Job>,
     inbox: &Inbox,
     room: &Semaphore,
@@ -192,7 +189,7 @@ fn run(
                 public_base,
                 reply,
             } => {
-                let answer = with_instance(compiled, memory, &mut instance, |instance| {
+                let answer = with_instance(compiled, limits, &mut instance, |instance| {
                     let rules = token.rules();
                     let needs_body = instance.needs_body(rules)?;
                     token.state().learn_needs_body(needs_body);
@@ -215,7 +212,7 @@ fn run(
                 ip,
                 reply,
             } => {
-                let answer = with_instance(compiled, memory, &mut instance, |instance| {
+                let answer = with_instance(compiled, limits, &mut instance, |instance| {
                     instance.check(&limit_to, &ip)
                 });
                 let _ = reply.send(answer);
@@ -230,17 +227,17 @@ fn run(
 /// fresh one when it ran out of memory (other tokens' rules may have filled it).
 fn with_instance<T>(
     compiled: &'static Compiled,
-    memory: usize,
+    limits: &Limits,
     slot: &mut Option<Instance>,
     work: impl Fn(&mut Instance) -> Result<T, PolicyError>,
 ) -> Result<T, PolicyError> {
     let instance = match slot.as_mut() {
         Some(instance) => instance,
-        None => slot.insert(compiled.instantiate(memory)?),
+        None => slot.insert(compiled.instantiate(limits)?),
     };
     let result = match work(instance) {
         Err(PolicyError::OutOfMemory { .. }) => {
-            let fresh = slot.insert(compiled.instantiate(memory)?);
+            let fresh = slot.insert(compiled.instantiate(limits)?);
             work(fresh)
         }
         other => other,

@@ -269,12 +269,22 @@ impl Store {
             Location::Sqlite => Arc::new(sqlite::Sqlite::open(&data_dir.join(DB_FILE))?),
             Location::Postgres(config) => Arc::new(postgres::Postgres::open(config).await?),
         };
+        Self::with_backend(key, &key_path, backend).await
+    }
+
+    /// A store over `backend` with `key` (read from `key_path`): claims the database for
+    /// the key and loads the tokens.
+    pub async fn with_backend(
+        key: ServerKey,
+        key_path: &Path,
+        backend: Arc<dyn Backend>,
+    ) -> Result<Self, StoreError> {
         let ours = key.id();
         if let Some(stored) = backend.claim_key(&ours).await? {
             return Err(StoreError::KeyMismatch {
                 stored,
                 ours,
-                path: key_path,
+                path: key_path.to_owned(),
             });
         }
         let (live, revoked, version) = backend.load_tokens().await?;
