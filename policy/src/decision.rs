@@ -154,6 +154,7 @@ impl Rules {
             &request.target.query_pairs,
             request.body.as_deref(),
             &self.json_paths,
+            self.condition_bytes,
         );
         let url = &request.target.url;
         let url_matches = self.url_set.as_ref().map(|set| set.matching(url));
@@ -169,10 +170,14 @@ impl Rules {
                 user: user.to_string(),
                 line: Some(rule.number),
             }),
-            None => deny(
-                DenyReason::NoMatchingRule,
-                format!("no restriction line matches {} {url}", request.method),
-            ),
+            None => {
+                let mut detail = format!("no restriction line matches {} {url}", request.method);
+                if let Some(unread) = inputs.unread {
+                    detail.push_str("; ");
+                    detail.push_str(&unread);
+                }
+                deny(DenyReason::NoMatchingRule, detail)
+            }
         }
     }
 }
@@ -260,5 +265,38 @@ mod tests {
                 .map(|c| c.line);
             assert_eq!(format!("allow u {first:?}"), expected);
         }
+    }
+
+    fn detail(decision: Decision) -> String {
+        match decision {
+            Decision::Allow(a) => panic!("allowed: {a:?}"),
+            Decision::Deny(d) => format!("{}: {}", d.reason.as_str(), d.detail),
+        }
+    }
+
+    #[test]
+    fn an_unread_condition_is_named_in_the_detail() {
+        let r = rules(".*/rest/api/content[QueryParam::q==a*]");
+        let many = vec!["q=s3cret"; 17].join("&");
+        let long = format!("q=s3cret{}", "a".repeat(1100));
+        for (query, why) in [(many, "17 values"), (long, "1106 bytes, over the 1024")] {
+            let target = format!("/rest/api/content?{query}");
+            let req = request(AuthScheme::Basic, Some("u"), "GET", &target);
+            let text = detail(r.decide(&TokenFacts::default(), &req, &Settings::default()));
+            assert!(text.starts_with("no-matching-rule"), "{text}");
+            assert!(
+                text.contains("[QueryParam::q==a*] was not checked"),
+                "{text}"
+            );
+            assert!(text.contains(why), "{text}");
+            assert!(
+                !text.contains("s3cret"),
+                "values are never repeated: {text}"
+            );
+        }
+        // A condition that simply fails adds nothing.
+        let req = request(AuthScheme::Basic, Some("u"), "GET", "/rest/api/content?q=b");
+        let text = detail(r.decide(&TokenFacts::default(), &req, &Settings::default()));
+        assert!(!text.contains("not checked"), "{text}");
     }
 }

@@ -39,6 +39,7 @@ impl Rules {
             &request.target.query_pairs,
             request.body.as_deref(),
             &self.json_paths,
+            self.condition_bytes,
         );
         self.rules
             .iter()
