@@ -516,8 +516,10 @@ impl App {
             Err(err) => return self.policy_failure(&seen, err, started).await,
             Ok(Decision::Deny(denied)) => {
                 let error = match denied.reason {
+                    DenyReason::MethodNotAllowed => GatewayError::MethodNotAllowed,
                     DenyReason::Expired
                     | DenyReason::MissingUser
+                    | DenyReason::BadUserName
                     | DenyReason::UserMismatch
                     | DenyReason::BearerNeedsUser => GatewayError::Unauthenticated,
                     DenyReason::IpNotAllowed

@@ -459,8 +459,10 @@ impl DenyReason {
     /// The kebab-case name used in vectors, the audit log and metrics.
     pub fn as_str(&self) -> &'static str {
         match self {
+            Self::MethodNotAllowed => "method-not-allowed",
             Self::Expired => "expired",
             Self::MissingUser => "missing-user",
+            Self::BadUserName => "bad-user-name",
             Self::UserMismatch => "user-mismatch",
             Self::BearerNeedsUser => "bearer-needs-user",
             Self::IpNotAllowed => "ip-not-allowed",

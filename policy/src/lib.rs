@@ -11,11 +11,13 @@ mod ip;
 mod json_path;
 pub mod limits;
 mod lines;
+pub mod methods;
 mod pattern;
 mod problem;
 mod rule;
 mod rules;
 mod target;
+pub mod user_name;
 
 pub use decision::{Allowed, Decision, Denied, DenyReason};
 pub use explain::{ConditionCheck, LineCheck};

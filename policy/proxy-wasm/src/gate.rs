@@ -320,8 +320,10 @@ impl Gate {
         let allowed = match token.rules.decide(&token_facts, &facts, &settings) {
             Decision::Deny(denied) => {
                 let refusal = match denied.reason {
+                    DenyReason::MethodNotAllowed => Refusal::MethodNotAllowed,
                     DenyReason::Expired
                     | DenyReason::MissingUser
+                    | DenyReason::BadUserName
                     | DenyReason::UserMismatch
                     | DenyReason::BearerNeedsUser => Refusal::Unauthenticated,
                     DenyReason::IpNotAllowed

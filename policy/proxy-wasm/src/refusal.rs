@@ -18,6 +18,9 @@ pub enum Refusal {
     /// A malformed request (framing).
     #[error("{0}")]
     BadRequest(String),
+    /// A method no REST API uses (`CONNECT`, `TRACE`, `get`…).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// A body larger than the configured bound.
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -44,6 +47,7 @@ impl Refusal {
             Self::Unauthenticated => 401,
             Self::Forbidden => 403,
             Self::BadTarget(_) | Self::BadRequest(_) => 400,
+            Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
             Self::Unavailable => 503,
         }
