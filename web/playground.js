@@ -220,8 +220,10 @@ function explainTable(explain) {
 }
 
 const REASONS = {
+  'method-not-allowed': 'the method is not one REST APIs use (GET HEAD POST PUT PATCH DELETE OPTIONS, exact case)',
   expired: 'the token has expired',
   'missing-user': 'the Basic credential has no user name',
+  'bad-user-name': 'the user name holds a control character or surrounding whitespace',
   'user-mismatch': 'the presented user is not the token’s user',
   'bearer-needs-user': 'Bearer needs a token bound to a user',
   'ip-not-allowed': 'the client address is not allowed',

@@ -18,6 +18,7 @@ mod problem;
 mod rule;
 mod rules;
 mod target;
+pub mod user_name;
 
 pub use admit::{Admission, RawRequest};
 pub use decision::{Allowed, Decision, Denied, DenyReason};

@@ -689,6 +689,8 @@ fn refusals_are_the_gateways_byte_for_byte() -> Result<(), String> {
         br#"{"type":"page","#.to_vec(),
         br#""title":"far too long"}"#.to_vec(),
     ];
+    let mut trace = Send::get("/rest/api/space").basic("admin", TOKEN);
+    trace.headers[0].1 = "TRACE".into();
     let cases = [
         (
             Send::get("/rest/api/space").basic("admin", "not-the-token-at-all"),
@@ -721,6 +723,12 @@ fn refusals_are_the_gateways_byte_for_byte() -> Result<(), String> {
             "target-encoded-slash",
         ),
         (too_large, GatewayError::PayloadTooLarge, "body-too-large"),
+        (trace, GatewayError::MethodNotAllowed, "method-not-allowed"),
+        (
+            Send::get("/rest/api/space").basic(" admin", TOKEN),
+            GatewayError::Unauthenticated,
+            "bad-user-name",
+        ),
     ];
     for (send, error, reason) in cases {
         let sent = filter.send(root, send)?;

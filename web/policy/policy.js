@@ -3259,30 +3259,38 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
                 let enum28;
                 switch (dataView(memory0).getUint8(ret + 4, true)) {
                   case 0: {
-                    enum28 = 'expired';
+                    enum28 = 'method-not-allowed';
                     break;
                   }
                   case 1: {
-                    enum28 = 'missing-user';
+                    enum28 = 'expired';
                     break;
                   }
                   case 2: {
-                    enum28 = 'user-mismatch';
+                    enum28 = 'missing-user';
                     break;
                   }
                   case 3: {
-                    enum28 = 'bearer-needs-user';
+                    enum28 = 'bad-user-name';
                     break;
                   }
                   case 4: {
-                    enum28 = 'ip-not-allowed';
+                    enum28 = 'user-mismatch';
                     break;
                   }
                   case 5: {
-                    enum28 = 'out-of-scope';
+                    enum28 = 'bearer-needs-user';
                     break;
                   }
                   case 6: {
+                    enum28 = 'ip-not-allowed';
+                    break;
+                  }
+                  case 7: {
+                    enum28 = 'out-of-scope';
+                    break;
+                  }
+                  case 8: {
                     enum28 = 'no-matching-rule';
                     break;
                   }

@@ -225,14 +225,14 @@ fn deny_reason(r: policy::DenyReason) -> wit::DenyReason {
     use policy::DenyReason as P;
     use wit::DenyReason as W;
     match r {
+        P::MethodNotAllowed => W::MethodNotAllowed,
         P::Expired => W::Expired,
         P::MissingUser => W::MissingUser,
+        P::BadUserName => W::BadUserName,
         P::UserMismatch => W::UserMismatch,
         P::BearerNeedsUser => W::BearerNeedsUser,
         P::IpNotAllowed => W::IpNotAllowed,
         P::OutOfScope => W::OutOfScope,
         P::NoMatchingRule => W::NoMatchingRule,
-        P::MethodNotAllowed => W::MethodNotAllowed,
-        P::BadUserName => W::BadUserName,
     }
 }

@@ -79,9 +79,13 @@ export interface Settings {
 /**
  * # Variants
  * 
+ * ## `"method-not-allowed"`
+ * 
  * ## `"expired"`
  * 
  * ## `"missing-user"`
+ * 
+ * ## `"bad-user-name"`
  * 
  * ## `"user-mismatch"`
  * 
@@ -93,7 +97,7 @@ export interface Settings {
  * 
  * ## `"no-matching-rule"`
  */
-export type DenyReason = 'expired' | 'missing-user' | 'user-mismatch' | 'bearer-needs-user' | 'ip-not-allowed' | 'out-of-scope' | 'no-matching-rule';
+export type DenyReason = 'method-not-allowed' | 'expired' | 'missing-user' | 'bad-user-name' | 'user-mismatch' | 'bearer-needs-user' | 'ip-not-allowed' | 'out-of-scope' | 'no-matching-rule';
 export interface Allowed {
   user: string,
   line?: number,
