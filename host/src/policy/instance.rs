@@ -180,11 +180,16 @@ impl Instance {
         limits.memory > limits.limit / 4 * 3
     }
 
-    /// Drops a token's compiled rules (it was revoked).
+    /// Drops a token's compiled rules (it was revoked). The drop runs the guest's
+    /// destructor, so it is a call like any other: under a fresh deadline, and a failure
+    /// breaks the instance.
     pub(super) fn forget(&mut self, token_id: &str) {
         if let Some((rules, _)) = self.rules.remove(token_id) {
-            // A failed drop leaks guest memory in this instance only.
-            let _ = rules.resource_drop(&mut self.store);
+            let ticks = self.call_ticks;
+            if let Err(err) = self.call(ticks, |instance| rules.resource_drop(&mut instance.store))
+            {
+                tracing::warn!(error = %err, "dropping a revoked token's rules failed; the instance is replaced");
+            }
         }
     }
 

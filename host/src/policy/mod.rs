@@ -236,6 +236,7 @@ impl PolicyRuntime {
         for instance in idle.iter_mut() {
             instance.forget(token_id);
         }
+        idle.retain(|instance| !instance.is_broken());
     }
 }
 

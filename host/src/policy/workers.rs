@@ -173,9 +173,12 @@ fn run(
         if inbox.pending.swap(false, Ordering::AcqRel) {
             let ids =
                 std::mem::take(&mut *inbox.ids.lock().unwrap_or_else(PoisonError::into_inner));
-            if let Some(instance) = instance.as_mut() {
+            if let Some(held) = instance.as_mut() {
                 for id in &ids {
-                    instance.forget(id);
+                    held.forget(id);
+                }
+                if held.is_broken() {
+                    instance = None;
                 }
             }
         }

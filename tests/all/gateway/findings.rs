@@ -508,3 +508,54 @@ async fn a_refresh_that_read_a_token_before_its_revocation_does_not_bring_it_bac
     );
     assert_eq!(store.revoked_id(&digest), Some(token.id.clone()));
 }
+
+#[tokio::test]
+async fn revoking_a_token_leaves_the_policy_thread_that_compiled_it_working() {
+    // One thread, so the revoked token's rules and the next request meet in one instance.
+    let policy = PolicyRuntime::with_limits(Limits {
+        threads: 1,
+        ..Limits::default()
+    })
+    .expect("policy");
+    let (upstream, echo) = tokengate::demo::start_echo().await.expect("echo");
+    let h = Harness::start_with_policy(upstream, tempfile::tempdir().expect("dir"), policy, |_| {})
+        .await;
+    let admin = h.admin_token().await;
+    let (doomed_id, doomed) = h
+        .token(NewToken {
+            label: "doomed".into(),
+            user: Some("dora".into()),
+            limit_to: "[get].*/rest/api/.*".into(),
+            ..NewToken::default()
+        })
+        .await;
+    assert_eq!(
+        h.get("/rest/api/space", "dora", &doomed).await.status,
+        StatusCode::OK
+    );
+    let revoked = h
+        .call(
+            Method::DELETE,
+            "/rest/extender/1.0/tokenTools/delete",
+            Some(basic(ADMIN, &admin)),
+            &[("content-type", "application/json")],
+            &format!(r#"{{"id":"{doomed_id}"}}"#),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text());
+    // The thread drops the rules before its next job, past the last call's deadline:
+    // the drop is a guest call of its own.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    for _ in 0..3 {
+        let listed = h
+            .get("/rest/extender/1.0/tokenTools/get", ADMIN, &admin)
+            .await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
+    }
+    assert_eq!(
+        h.get("/rest/api/space", "dora", &doomed).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    h.stop().await;
+    echo.abort();
+}

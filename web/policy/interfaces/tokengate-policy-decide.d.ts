@@ -73,6 +73,15 @@ export interface RequestFacts {
   clientIp: string,
   nowMs: bigint,
 }
+export interface RawRequest {
+  scheme: AuthScheme,
+  presentedUser?: string,
+  method: string,
+  target: string,
+  body?: string,
+  clientIp: string,
+  nowMs: bigint,
+}
 export interface Settings {
   scope: Scope,
 }
@@ -115,6 +124,11 @@ export interface DecisionDeny {
   tag: 'deny',
   val: Denied,
 }
+export interface Admission {
+  path: string,
+  query?: string,
+  decision: Decision,
+}
 export interface ConditionCheck {
   text: string,
   matched: boolean,
@@ -137,5 +151,6 @@ export class Rules {
   lines(): Array<string>;
   needsBody(): boolean;
   decide(token: TokenFacts, request: RequestFacts, settings: Settings): Decision;
+  admit(token: TokenFacts, request: RawRequest, settings: Settings, publicBase: string): Admission;
   explain(request: RequestFacts): Array<LineCheck>;
 }
