@@ -254,9 +254,14 @@ pub async fn create(store: &Store, policy: &PolicyRuntime, request: &Value, acto
             String::new()
         }
     };
-    let user = string_field(request, "userName")?
-        .map(|u| u.trim().to_owned())
-        .filter(|u| !u.is_empty());
+    // One rule for user names, at creation as at authentication: refused, never trimmed
+    // (an upstream that trims would act as another user than the audit log names).
+    let user = string_field(request, "userName")?.filter(|u| !u.is_empty());
+    if let Some(user) = &user
+        && let Err(err) = tokengate_policy::user_name::check_user_name(user)
+    {
+        problems.push(format!("userName: {err}"));
+    }
     let limit_to = string_field(request, "limitTo")?.unwrap_or_default();
     let ip = string_field(request, "ip")?.unwrap_or_default();
     let value = string_field(request, "token")?.filter(|v| !v.is_empty());

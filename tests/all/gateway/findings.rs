@@ -559,3 +559,40 @@ async fn revoking_a_token_leaves_the_policy_thread_that_compiled_it_working() {
     h.stop().await;
     echo.abort();
 }
+
+#[tokio::test]
+async fn user_names_with_control_characters_or_surrounding_spaces_are_refused() {
+    let h = Harness::start(|_| {}).await;
+    let admin = h.admin_token().await;
+    let (_, any_user) = h
+        .token(NewToken {
+            label: "any user".into(),
+            ..NewToken::default()
+        })
+        .await;
+    for name in ["bob\r", "bob\0", "bob\x7f", " admin", "admin "] {
+        let reply = h.get("/rest/api/space", name, &any_user).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{name:?}");
+        let record = h.last_audit().await;
+        assert_eq!(record.reason.as_deref(), Some("bad-user-name"), "{name:?}");
+        assert_eq!(record.user, None, "{name:?}");
+    }
+    // The same rule at creation: a 400 that names it.
+    for (name, rule) in [
+        ("alice\r\nX-Admin: yes", "control characters"),
+        (" alice", "whitespace"),
+    ] {
+        let reply = h
+            .call(
+                Method::POST,
+                "/rest/extender/1.0/tokenTools/set",
+                Some(basic(ADMIN, &admin)),
+                &[("content-type", "application/json")],
+                &serde_json::json!({ "label": "x", "userName": name }).to_string(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{name:?}");
+        assert!(reply.text().contains(rule), "{name:?}: {}", reply.text());
+    }
+    h.stop().await;
+}
