@@ -180,6 +180,11 @@ impl Instance {
         limits.memory > limits.limit / 4 * 3
     }
 
+    /// Whether the token's rules are compiled in this instance.
+    pub(super) fn has_rules(&self, token_id: &str) -> bool {
+        self.rules.contains_key(token_id)
+    }
+
     /// Drops a token's compiled rules (it was revoked). The drop runs the guest's
     /// destructor, so it is a call like any other: under a fresh deadline, and a failure
     /// breaks the instance.

@@ -4,11 +4,13 @@
 //! Requests go through [`PolicyRuntime::admit`]; tools and tests that decide one case at
 //! a time use a [`PolicySession`] on their own thread.
 
+mod inline;
 mod instance;
 mod token_state;
 mod workers;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tokengate_policy as native;
 
@@ -40,6 +42,9 @@ pub struct Limits {
     /// Time compiling one token may take: a 256-line token of large regexes compiles in a
     /// few hundred milliseconds.
     pub compile_deadline: std::time::Duration,
+    /// Decide tokens that proved cheap on the request's own worker (see `inline`); off,
+    /// every decision takes the hop to a policy thread.
+    pub inline: bool,
 }
 
 impl Default for Limits {
@@ -49,6 +54,7 @@ impl Default for Limits {
             threads: workers::default_threads(),
             call_deadline: std::time::Duration::from_millis(100),
             compile_deadline: std::time::Duration::from_secs(1),
+            inline: true,
         }
     }
 }
@@ -132,8 +138,12 @@ pub struct PolicyRuntime {
 }
 
 struct Shared {
+    /// Tells this runtime's per-thread inline instances from another's (tests run several).
+    id: u64,
     compiled: &'static Compiled,
     limits: Limits,
+    /// Revocations for the per-thread inline instances.
+    inline_inboxes: Mutex<Vec<Weak<workers::Inbox>>>,
     workers: workers::Workers,
     /// Idle instances for sessions.
     idle: Mutex<Vec<Instance>>,
@@ -159,10 +169,13 @@ impl PolicyRuntime {
         let compiled = Compiled::get()?;
         let first = compiled.instantiate(&limits)?;
         let workers = workers::Workers::start(compiled, &limits)?;
+        static RUNTIMES: AtomicU64 = AtomicU64::new(0);
         Ok(Self {
             shared: Arc::new(Shared {
+                id: RUNTIMES.fetch_add(1, Ordering::Relaxed),
                 compiled,
                 limits,
+                inline_inboxes: Mutex::new(Vec::new()),
                 workers,
                 idle: Mutex::new(vec![first]),
             }),
@@ -190,6 +203,19 @@ impl PolicyRuntime {
         settings: native::Settings,
         public_base: Arc<str>,
     ) -> Result<Answer, PolicyError> {
+        if self.shared.limits.inline
+            && inline::eligible(&*token, &request)
+            && let Some(answer) = inline::admit(
+                &self.shared,
+                &*token,
+                &facts,
+                &request,
+                settings,
+                &public_base,
+            )
+        {
+            return answer;
+        }
         self.shared
             .workers
             .admit(token, facts, request, body_read, settings, public_base)
@@ -228,6 +254,17 @@ impl PolicyRuntime {
     /// next job).
     pub fn forget(&self, token_id: &str) {
         self.shared.workers.forget(token_id);
+        self.shared
+            .inline_inboxes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|inbox| match inbox.upgrade() {
+                Some(inbox) => {
+                    inbox.post(token_id);
+                    true
+                }
+                None => false,
+            });
         let mut idle = self
             .shared
             .idle

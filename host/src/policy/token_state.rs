@@ -4,7 +4,7 @@
 //! A token is never edited, so what is learnt about it holds until it is revoked.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 
@@ -13,10 +13,17 @@ const STRIKES: u32 = 3;
 /// How long a token that keeps hitting the deadline is held back, ms.
 pub(super) const QUARANTINE_MS: i64 = 60_000;
 
+/// Where a token's decisions run: not known yet, inline on the request's worker, or on
+/// the policy threads.
+const LANE_UNKNOWN: u8 = 0;
+const LANE_INLINE: u8 = 1;
+const LANE_THREADS: u8 = 2;
+
 /// One token's state, kept with the token while it is live.
 #[derive(Debug, Default)]
 pub struct TokenState {
     needs_body: OnceLock<bool>,
+    lane: AtomicU8,
     in_flight: AtomicUsize,
     released: Notify,
     strikes: AtomicU32,
@@ -31,6 +38,29 @@ impl TokenState {
 
     pub(super) fn learn_needs_body(&self, needs_body: bool) {
         let _ = self.needs_body.set(needs_body);
+    }
+
+    /// Whether the token proved cheap enough to be decided inline.
+    pub(super) fn inline(&self) -> bool {
+        self.lane.load(Ordering::Relaxed) == LANE_INLINE
+    }
+
+    /// Whether its lane is still to be learnt.
+    pub(super) fn lane_unknown(&self) -> bool {
+        self.lane.load(Ordering::Relaxed) == LANE_UNKNOWN
+    }
+
+    /// Its first measured decision says where it runs from now on.
+    pub(super) fn learn_lane(&self, fast: bool) {
+        let lane = if fast { LANE_INLINE } else { LANE_THREADS };
+        let _ =
+            self.lane
+                .compare_exchange(LANE_UNKNOWN, lane, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// It ran past the inline deadline once: the policy threads take it for good.
+    pub(super) fn to_threads(&self) {
+        self.lane.store(LANE_THREADS, Ordering::Relaxed);
     }
 
     /// Until when (epoch ms) the token is held back, if it is now.

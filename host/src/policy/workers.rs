@@ -12,7 +12,7 @@ use tokengate_policy as native;
 use tokio::sync::{Semaphore, oneshot};
 
 use super::instance::{CompileError, Compiled, Instance};
-use super::{Limits, PolicyError, PolicyToken};
+use super::{Limits, PolicyError, PolicyToken, inline};
 
 /// Jobs queued or running per thread before callers wait for room.
 const QUEUE_PER_THREAD: usize = 8;
@@ -50,9 +50,20 @@ enum Job {
 
 /// Token ids whose rules a thread should drop at its next job.
 #[derive(Default)]
-struct Inbox {
-    pending: AtomicBool,
-    ids: Mutex<Vec<String>>,
+pub(super) struct Inbox {
+    pub(super) pending: AtomicBool,
+    pub(super) ids: Mutex<Vec<String>>,
+}
+
+impl Inbox {
+    /// Asks the thread to drop `token_id`'s rules.
+    pub(super) fn post(&self, token_id: &str) {
+        self.ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(token_id.to_owned());
+        self.pending.store(true, Ordering::Release);
+    }
 }
 
 /// The threads and their queue; the threads stop when this is dropped.
@@ -150,12 +161,7 @@ impl Workers {
 
     pub(super) fn forget(&self, token_id: &str) {
         for inbox in &self.inboxes {
-            inbox
-                .ids
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(token_id.to_owned());
-            inbox.pending.store(true, Ordering::Release);
+            inbox.post(token_id);
         }
     }
 }
@@ -169,6 +175,7 @@ fn run(
     room: &Semaphore,
 ) {
     let mut instance: Option<Instance> = None;
+    let inline_lane = limits.inline;
     while let Ok(job) = queue.recv() {
         if inbox.pending.swap(false, Ordering::AcqRel) {
             let ids =
@@ -194,14 +201,22 @@ fn run(
             } => {
                 let answer = with_instance(compiled, limits, &mut instance, |instance| {
                     let rules = token.rules();
-                    let needs_body = instance.needs_body(rules)?;
+                    let compiles = !instance.has_rules(rules.id);
+                    let (needs_body, compiled_in) = inline::timed(|| instance.needs_body(rules));
+                    let needs_body = needs_body?;
                     token.state().learn_needs_body(needs_body);
                     if needs_body && !body_read {
                         return Ok(Answer::NeedsBody);
                     }
-                    instance
-                        .admit(rules, &facts, &request, settings, &public_base)
-                        .map(Answer::Admitted)
+                    let (admitted, decided_in) = inline::timed(|| {
+                        instance.admit(rules, &facts, &request, settings, &public_base)
+                    });
+                    let admitted = admitted?;
+                    if inline_lane {
+                        let compiled_in = compiles.then_some(compiled_in);
+                        inline::learn(&*token, needs_body, compiled_in, decided_in);
+                    }
+                    Ok(Answer::Admitted(admitted))
                 });
                 match &answer {
                     Err(PolicyError::Deadline) => token.state().strike(request.now_ms),
@@ -228,7 +243,7 @@ fn run(
 
 /// Runs `work` in the thread's instance (a fresh one when it has none), once more in a
 /// fresh one when it ran out of memory (other tokens' rules may have filled it).
-fn with_instance<T>(
+pub(super) fn with_instance<T>(
     compiled: &'static Compiled,
     limits: &Limits,
     slot: &mut Option<Instance>,
