@@ -24,6 +24,7 @@ pub use admit::{Admission, RawRequest};
 pub use decision::{Allowed, Decision, Denied, DenyReason};
 pub use explain::{ConditionCheck, LineCheck};
 pub use facts::{AuthScheme, RequestFacts, Scope, Settings, TokenFacts};
+pub use pattern::JavaRegex;
 pub use problem::{CompileError, Problem};
 pub use rules::{Rules, validate_ip, validate_limit_to};
 pub use target::{CanonicalTarget, TargetError, TargetRefusal, canonicalize};

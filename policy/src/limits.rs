@@ -25,17 +25,17 @@ pub const REGEX_NEST_LIMIT: u32 = 32;
 /// and the browser refuse the same regexes (a size in bytes differs with the pointer
 /// width). Compiled on 64-bit, a unit takes 30 to 70 bytes.
 ///
-/// `.*/rest/api/space/KEY/property.*` has 77 units (`.` is Unicode-aware) and
-/// `[a-z]{1,100}` 404; 5000 admits generous counted repetitions such as `.{1,100}.{1,100}`
-/// (4201).
+/// `.*/rest/api/space/KEY/property.*` has 103 units (Java's `.`, any character but five
+/// line terminators, takes a few states in UTF-8) and `[a-z]{1,100}` 404; 5000 admits
+/// generous counted repetitions such as `.{1,60}.{1,60}` (4081).
 pub const REGEX_SIZE_LIMIT: usize = 5000;
 
 /// The units all of a token's regexes (URLs and conditions) may have together; each gets
 /// an equal share, at most `REGEX_SIZE_LIMIT`.
 ///
-/// Without it, `MAX_LINES` lines of `.{1,60}.{1,60}` (2524 units each) compile to 57 MiB
-/// in about a second and exhaust a host's policy instance. 80,000 units are about 4 MiB
-/// compiled; an ordinary line has under 100, so `MAX_LINES` of them fit their shares of
+/// Without it, `MAX_LINES` lines of `.{1,60}.{1,60}` (4081 units each) compile to over
+/// 57 MiB in about a second and exhaust a host's policy instance. 80,000 units are about
+/// 4 MiB compiled; an ordinary line has about 100, so `MAX_LINES` of them fit their shares of
 /// 312, and tokens of up to 16 regexes get the whole `REGEX_SIZE_LIMIT`.
 pub const TOKEN_REGEX_BUDGET: usize = 80_000;
 
@@ -107,7 +107,7 @@ pub const MAX_CONDITION_BYTES: usize = 1024;
 /// 1 KiB). Measured (`hostile` in `benches/decide.rs`): about 8 ns per unit and byte, so
 /// the costliest request within this budget decides in about 8 ms natively, 12 ms right
 /// after the token was compiled. Ordinary conditions have 10 to 50 units (`ABC` 10,
-/// `body.*` 32, `[A-Z]{1,10}` 44), so tokens with dozens of them still read the whole
+/// `body.*` 45, `[A-Z]{1,10}` 44), so tokens with dozens of them still read the whole
 /// `MAX_CONDITION_BYTES`; `[a-zA-Z0-9_-]{1,255}` (2299 units) alone reads 434 bytes.
 pub const CONDITION_WORK_BUDGET: usize = 1_000_000;
 

@@ -76,6 +76,26 @@ const TOKENS: &[&str] = &[
     "/33",
     "/129",
     "+",
+    // Java's own syntax: flags, intersections, escapes of classes and anchors.
+    "&&",
+    "(?iu)",
+    "(?m)",
+    "(?sdU)",
+    "\\R",
+    "\\b{",
+    "\\x{",
+    "\\0",
+    "\\c",
+    "\\N{",
+    "\\k<",
+    "[^",
+    "\\p{Is",
+    "\\P{In",
+    "\\Z",
+    "\\ ",
+    "{,",
+    "\u{85}",
+    "ß",
 ];
 
 struct Rng(u64);
