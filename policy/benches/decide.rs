@@ -2,7 +2,9 @@
 //! for issue 17's hostile token, whose conditions defeat the regex engine's lazy DFA.
 
 use criterion::{BatchSize, BenchmarkId, Criterion, black_box, criterion_main};
-use tokengate_policy::{AuthScheme, RequestFacts, Rules, Settings, TokenFacts, canonicalize};
+use tokengate_policy::{
+    AuthScheme, RawRequest, RequestFacts, Rules, Settings, TokenFacts, canonicalize,
+};
 
 const BASE: &str = "https://wiki.example.com";
 
@@ -51,6 +53,28 @@ fn decide(c: &mut Criterion) {
         });
     }
     group.finish();
+    // What a host runs per request: canonicalise and decide (the component's `admit`).
+    let mut admit = c.benchmark_group("admit");
+    for lines in [1usize, 10, 100] {
+        let Ok(rules) = Rules::compile(&limit_to(lines), "192.0.2.0/24") else {
+            panic!("the benchmark token of {lines} lines does not compile");
+        };
+        let raw = RawRequest {
+            scheme: AuthScheme::Basic,
+            presented_user: Some("admin".to_string()),
+            method: "POST".to_string(),
+            target: format!("/rest/api/space/KEY{}/property?expand=x", lines - 1),
+            body: None,
+            client_ip: "192.0.2.10".to_string(),
+            now_ms: 1_700_000_000_000,
+        };
+        admit.bench_with_input(
+            BenchmarkId::new("last-line-matches", lines),
+            &raw,
+            |b, r| b.iter(|| rules.admit(black_box(&token), r.clone(), &settings, BASE)),
+        );
+    }
+    admit.finish();
     c.bench_function("canonicalize", |b| {
         b.iter(|| {
             canonicalize(

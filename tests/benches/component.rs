@@ -1,11 +1,13 @@
-//! The policy component in wasmtime, as the gateway runs it: decisions for
-//! tokens of 1, 10 and 100 lines with the compiled rules reused, and the cost
-//! of a fresh instance from the precompiled component.
+//! The policy component in wasmtime, as the gateway runs it: `admit` (canonicalise and
+//! decide in one call, what every request costs) and `decide` for tokens of 1, 10 and 100
+//! lines with the compiled rules reused, and the cost of a fresh instance from the
+//! precompiled component.
 
 use criterion::{BenchmarkId, Criterion, black_box, criterion_main};
 use tokengate::policy::{
     AuthScheme, PolicyRuntime, RequestFacts, Scope, Settings, TokenFacts, TokenRules,
 };
+use tokengate_policy as native;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
@@ -30,6 +32,36 @@ fn decide(c: &mut Criterion) {
         valid_until: None,
     };
     let settings = Settings { scope: Scope::Rest };
+    let facts = native::TokenFacts {
+        user: Some("admin".into()),
+        valid_until: None,
+    };
+    let mut admit = c.benchmark_group("component-admit");
+    for lines in [1usize, 10, 100] {
+        let rules = TokenRules {
+            id: format!("bench-{lines}"),
+            limit_to: limit_to(lines),
+            ip: "192.0.2.0/24".into(),
+        };
+        let request = native::RawRequest {
+            scheme: native::AuthScheme::Basic,
+            presented_user: Some("admin".into()),
+            method: "POST".into(),
+            target: format!("/rest/api/space/KEY{}/property?expand=x", lines - 1),
+            body: None,
+            client_ip: "192.0.2.10".into(),
+            now_ms: 1_700_000_000_000,
+        };
+        let scope = native::Settings {
+            scope: native::Scope::Rest,
+        };
+        admit.bench_with_input(
+            BenchmarkId::new("last-line-matches", lines),
+            &request,
+            |b, request| b.iter(|| session.admit(&rules, &facts, black_box(request), scope, BASE)),
+        );
+    }
+    admit.finish();
     let mut group = c.benchmark_group("component-decide");
     for lines in [1usize, 10, 100] {
         let rules = TokenRules {
