@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http_body_util::BodyExt as _;
@@ -17,7 +17,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -112,7 +112,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let connected = tokio::time::Instant::now();
         let deadline = connected + header_timeout;
-        let activity = Arc::new(Activity::default());
+        let activity = Arc::new(Activity::new(connected));
         let app = app.clone();
         let service = {
             let activity = Arc::clone(&activity);
@@ -134,7 +134,7 @@ pub async fn serve(
                 None => {
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
                     let connection = watcher.watch(connection.into_owned());
-                    watched(connection, &activity, connected, header_timeout).await
+                    watched(connection, &activity, header_timeout).await
                 }
                 Some(acceptor) => {
                     let stream =
@@ -148,7 +148,7 @@ pub async fn serve(
                         };
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
                     let connection = watcher.watch(connection.into_owned());
-                    watched(connection, &activity, connected, header_timeout).await
+                    watched(connection, &activity, header_timeout).await
                 }
             };
             match served {
@@ -174,12 +174,31 @@ pub async fn serve(
     Ok(())
 }
 
-/// The requests of one connection whose responses are not yet sent (bodies
-/// included), and a signal when that changes.
-#[derive(Default)]
+/// The requests of one connection whose responses are not yet sent (bodies included),
+/// and when it last became idle. Plain atomics: the watcher looks at them when its timer
+/// fires, so a request costs no wake-up of the connection's task.
 struct Activity {
     in_flight: AtomicUsize,
-    changed: Notify,
+    /// Milliseconds from `connected` to when the last request in flight ended.
+    idle_since_ms: AtomicU64,
+    connected: tokio::time::Instant,
+}
+
+impl Activity {
+    fn new(connected: tokio::time::Instant) -> Self {
+        Self {
+            in_flight: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+            connected,
+        }
+    }
+
+    /// When the connection became idle, if it is.
+    fn idle_since(&self) -> Option<tokio::time::Instant> {
+        (self.in_flight.load(Ordering::SeqCst) == 0).then(|| {
+            self.connected + Duration::from_millis(self.idle_since_ms.load(Ordering::SeqCst))
+        })
+    }
 }
 
 /// One request in flight on its connection, until its response body is sent or
@@ -189,7 +208,6 @@ struct Busy(Arc<Activity>);
 impl Busy {
     fn start(activity: &Arc<Activity>) -> Self {
         activity.in_flight.fetch_add(1, Ordering::SeqCst);
-        activity.changed.notify_one();
         Self(Arc::clone(activity))
     }
 
@@ -205,8 +223,12 @@ impl Busy {
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.0.changed.notify_one();
+        let activity = &self.0;
+        let since = activity.connected.elapsed().as_millis();
+        activity
+            .idle_since_ms
+            .store(u64::try_from(since).unwrap_or(u64::MAX), Ordering::SeqCst);
+        activity.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -219,21 +241,23 @@ impl Drop for Busy {
 async fn watched(
     connection: impl Future<Output = Result<(), BoxError>>,
     activity: &Activity,
-    connected: tokio::time::Instant,
     idle_timeout: Duration,
 ) -> Option<Result<(), BoxError>> {
     tokio::pin!(connection);
-    let mut idle_since = connected;
+    let mut check_at = activity.connected + idle_timeout;
     loop {
-        let idle = activity.in_flight.load(Ordering::SeqCst) == 0;
         tokio::select! {
             served = &mut connection => return Some(served),
-            () = activity.changed.notified() => {
-                if activity.in_flight.load(Ordering::SeqCst) == 0 {
-                    idle_since = tokio::time::Instant::now();
+            () = tokio::time::sleep_until(check_at) => {
+                match activity.idle_since() {
+                    Some(since) if since + idle_timeout <= tokio::time::Instant::now() => {
+                        return None;
+                    }
+                    Some(since) => check_at = since + idle_timeout,
+                    // Busy: look again a timeout from now at the latest.
+                    None => check_at = tokio::time::Instant::now() + idle_timeout,
                 }
             }
-            () = tokio::time::sleep_until(idle_since + idle_timeout), if idle => return None,
         }
     }
 }

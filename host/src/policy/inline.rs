@@ -3,9 +3,10 @@
 //! CPU per request, several times the decision itself.
 //!
 //! Only a token whose first decision on the policy threads proved it cheap (no body,
-//! compiled in under 2 ms, decided in under 200 µs) runs here, only for targets of at
-//! most 2 KiB, and under a 10 ms deadline: the first time it runs past that, it goes to
-//! the policy threads for good. So a worker is held at most once per token, briefly.
+//! compiled in under 10 ms, decided in under 200 µs) runs here, only for targets of at
+//! most 2 KiB, and under a 10 ms deadline (50 ms to compile it in this thread's instance):
+//! the first time it runs past that, it goes to the policy threads for good. So a worker
+//! is held at most once per token, briefly.
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
@@ -19,11 +20,14 @@ use super::workers::{Answer, Inbox};
 use super::{PolicyError, PolicyToken, Shared};
 
 /// Compile time under which a token may be decided inline.
-pub(super) const FAST_COMPILE: Duration = Duration::from_millis(2);
+pub(super) const FAST_COMPILE: Duration = Duration::from_millis(10);
 /// Decision time under which a token may be decided inline.
 pub(super) const FAST_CALL: Duration = Duration::from_micros(200);
-/// What an inline call (compiling included) may take before the token leaves this lane.
+/// What an inline decision may take before the token leaves this lane.
 const DEADLINE: Duration = Duration::from_millis(10);
+/// What compiling the token in this thread's instance may take (five times what it took
+/// on a policy thread at most).
+const COMPILE_DEADLINE: Duration = Duration::from_millis(50);
 /// Longest target decided inline: a long URL makes any regex work longer.
 const MAX_TARGET: usize = 2048;
 
@@ -83,7 +87,7 @@ pub(super) fn admit(
         }
         let limits = super::Limits {
             call_deadline: DEADLINE,
-            compile_deadline: DEADLINE,
+            compile_deadline: COMPILE_DEADLINE,
             ..shared.limits.clone()
         };
         let result = super::workers::with_instance(
