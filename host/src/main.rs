@@ -4,14 +4,13 @@
 
 use std::io::IsTerminal as _;
 
-use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
 /// Log filter when `RUST_LOG` is unset.
 const DEFAULT_LOG: &str = "info";
 
 fn main() -> anyhow::Result<()> {
-    let cli = tokengate::cli::Cli::parse();
+    let cli = tokengate::cli::parse(std::env::args_os())?;
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG)),
