@@ -4,19 +4,30 @@
 
 use std::io::IsTerminal as _;
 
-use tracing_subscriber::EnvFilter;
+use anyhow::Context as _;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
-/// Log filter when `RUST_LOG` is unset.
-const DEFAULT_LOG: &str = "info";
+/// Log level when `RUST_LOG` is unset.
+const DEFAULT_LOG: LevelFilter = LevelFilter::INFO;
 
 fn main() -> anyhow::Result<()> {
     let cli = tokengate::cli::parse(std::env::args_os())?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG)),
+    // `RUST_LOG`: a level and `target=level` pairs, e.g. `info,tokengate=debug`.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(text) if !text.trim().is_empty() => text
+            .parse::<Targets>()
+            .with_context(|| format!("RUST_LOG={text:?}: expected level,target=level,…"))?,
+        _ => Targets::new().with_default(DEFAULT_LOG),
+    };
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with(filter)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
