@@ -4,6 +4,9 @@
 //!
 //! A terminal is a real pseudo-terminal from util-linux's `script`.
 
+// A test that cannot run its binary, files or terminal has failed: it says which.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
