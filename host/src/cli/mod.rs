@@ -21,6 +21,7 @@ mod completions;
 mod config_file;
 mod demo;
 mod export;
+mod logging;
 mod migrate;
 mod progress;
 mod serve;
@@ -187,6 +188,17 @@ fn with_subcommand(
             command.mut_subcommand(name, |sub| with_subcommand(sub, rest, change))
         }
     }
+}
+
+/// The `tokengate` binary: parses the command line, sets up logging, runs the command
+/// on a multi-threaded runtime.
+pub fn main() -> Result<()> {
+    let cli = parse(std::env::args_os())?;
+    logging::init()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
 }
 
 /// Runs a command.
