@@ -5,6 +5,7 @@
 // every call goes to the admin API at the seed's paths on this gateway.
 
 import { startPolicy } from './loader.js';
+import { latestOnly } from './policy-runner.js';
 import { byId, copyText, h, inputToMs } from './dom.js';
 import { limitToPieces, ipPieces } from './evaluate.js';
 import { renderProblems } from './problems.js';
@@ -15,7 +16,7 @@ const API = '../rest/extender/1.0/tokenTools/';
 const PUBLIC_BASE = new URL('..', location.href).href.replace(/\/$/, '');
 
 let credential = null;
-let decide = null;
+let policy = null;
 const tokens = { startAt: 0, total: 0, rows: [] };
 const audit = { startAt: 0, total: 0, exact: true };
 const AUDIT_PAGE = 25;
@@ -207,13 +208,15 @@ function confirmRevoke(row) {
 
 // Create
 
-function validateNew() {
-  if (!decide) return;
+/** Shows the problems of the new token's texts as typed (the newest answer only). */
+const validateNew = latestOnly(async () => {
+  if (!policy) return;
   const limitTo = byId('new-limit-to').value;
   const ip = byId('new-ip').value;
-  renderProblems(byId('new-limit-to-lines'), byId('new-limit-to'), limitToPieces(limitTo), decide.validateLimitTo(limitTo), 'No restriction lines: any path in scope.');
-  renderProblems(byId('new-ip-lines'), byId('new-ip'), ipPieces(ip), decide.validateIp(ip), 'Any client address.');
-}
+  const problems = await policy.validate(limitTo, ip);
+  renderProblems(byId('new-limit-to-lines'), byId('new-limit-to'), limitToPieces(limitTo), problems.limitTo, 'No restriction lines: any path in scope.');
+  renderProblems(byId('new-ip-lines'), byId('new-ip'), ipPieces(ip), problems.ip, 'Any client address.');
+});
 
 let created = null;
 
@@ -233,9 +236,10 @@ async function createToken(event) {
   };
   const local = [];
   if (!label) local.push('label is required');
-  if (decide) {
-    local.push(...decide.validateLimitTo(byId('new-limit-to').value).map((p) => `limitTo ${p.message}`));
-    local.push(...decide.validateIp(byId('new-ip').value).map((p) => `ip ${p.message}`));
+  if (policy) {
+    const problems = await policy.validate(byId('new-limit-to').value, byId('new-ip').value);
+    local.push(...problems.limitTo.map((p) => `limitTo ${p.message}`));
+    local.push(...problems.ip.map((p) => `ip ${p.message}`));
   }
   if (local.length) return showCreateError(local);
   byId('create-button').disabled = true;
@@ -412,7 +416,7 @@ byId('audit-prev').addEventListener('click', () => loadAudit(Math.max(0, audit.s
 byId('audit-next').addEventListener('click', () => loadAudit(audit.startAt + AUDIT_PAGE).catch(showAuditError));
 
 startPolicy().then((loaded) => {
-  decide = loaded;
+  policy = loaded;
   validateNew();
   document.documentElement.dataset.policyReady = 'true';
 });

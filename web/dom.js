@@ -25,6 +25,28 @@ function append(element, children) {
   }
 }
 
+// What each element `patchChildren` built was built from.
+const builtFrom = new WeakMap();
+
+/**
+ * Makes `parent`'s children the elements `build(item, index)` makes for `items`, keeping
+ * each child whose `key(item, index)` (a string) is what it was built from. A list of 256
+ * lines re-rendered as someone types then changes only the entries that changed, and the
+ * browser lays out only those, instead of thousands of new elements per answer.
+ */
+export function patchChildren(parent, items, key, build) {
+  items.forEach((item, index) => {
+    const wanted = key(item, index);
+    const current = parent.children[index];
+    if (current && builtFrom.get(current) === wanted) return;
+    const element = build(item, index);
+    builtFrom.set(element, wanted);
+    if (current) current.replaceWith(element);
+    else parent.append(element);
+  });
+  while (parent.children.length > items.length) parent.lastElementChild.remove();
+}
+
 /** Shorthand for `document.getElementById` that fails loudly on a typo. */
 export function byId(id) {
   const element = document.getElementById(id);

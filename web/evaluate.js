@@ -1,8 +1,9 @@
 // What the policy says about a playground state: the problems of each text,
 // and for each test request the decision and the per-line explanation.
 //
-// Calls go through jco's glue exactly as tests/node does: options are
-// `undefined`, s64 fields are BigInt, WIT `err` results are thrown with `.payload`.
+// Runs where the component runs (policy-worker.js, or the page itself). Calls
+// go through jco's glue exactly as tests/node does: options are `undefined`,
+// s64 fields are BigInt, WIT `err` results are thrown with `.payload`.
 
 /** Calls a function whose WIT `result` jco turns into a throw. */
 function attempt(call) {
@@ -34,23 +35,55 @@ export function ipPieces(text) {
 }
 
 /**
- * Everything the playground shows for `state`.
- * @param {object} decide the component's `decide` interface
- * @param {object} state see state.js
+ * What the playground shows for its states, from one component instance.
+ *
+ * A token's texts are compiled once, by `rules.compile`, whose error lists
+ * every problem of both texts (what `validate-limit-to` and `validate-ip`
+ * return): calling those as well would compile every regex twice. The
+ * compiled rules are kept while the texts stay the same, so editing a test
+ * request does not recompile a 256-line token.
  */
-export function evaluate(decide, state) {
-  const { token, settings } = state;
-  const limitToProblems = decide.validateLimitTo(token.limitTo);
-  const ipProblems = decide.validateIp(token.ip);
-  const compiled = attempt(() => decide.Rules.compile(token.limitTo, token.ip));
-  const rules = compiled.ok ?? null;
-  try {
-    const lines = rules ? rules.lines() : null;
-    const requests = state.requests.map((request) => evaluateRequest(decide, rules, token, settings, request));
-    return { limitToProblems, ipProblems, lines, compiles: Boolean(rules), requests };
-  } finally {
+export class Evaluator {
+  #decide;
+  #token = null;
+
+  /** @param {object} decide the component's `decide` interface */
+  constructor(decide) {
+    this.#decide = decide;
+  }
+
+  /**
+   * Everything the playground shows for `state` (see state.js), and how long
+   * compiling its token took in milliseconds (0 when it was kept).
+   */
+  evaluate(state) {
+    const { token, settings } = state;
+    const started = performance.now();
+    const compiled = this.#compile(token.limitTo, token.ip);
+    const compileMs = compiled.fresh ? performance.now() - started : 0;
+    const { rules, lines, limitToProblems, ipProblems } = compiled;
+    const requests = state.requests.map((request) => evaluateRequest(this.#decide, rules, token, settings, request));
+    return { limitToProblems, ipProblems, lines, compiles: Boolean(rules), requests, compileMs };
+  }
+
+  /** The token compiled from `limitTo` and `ip`, from the last call when they are the same. */
+  #compile(limitTo, ip) {
+    const kept = this.#token;
+    if (kept && kept.limitTo === limitTo && kept.ip === ip) return { ...kept, fresh: false };
     // Rules live in the component's memory until dropped.
-    rules?.[Symbol.dispose ?? Symbol.for('dispose')]?.();
+    kept?.rules?.[Symbol.dispose ?? Symbol.for('dispose')]?.();
+    this.#token = null;
+    const compiled = attempt(() => this.#decide.Rules.compile(limitTo, ip));
+    const rules = compiled.ok ?? null;
+    this.#token = {
+      limitTo,
+      ip,
+      rules,
+      lines: rules ? rules.lines() : null,
+      limitToProblems: compiled.err?.limitTo ?? [],
+      ipProblems: compiled.err?.ip ?? [],
+    };
+    return { ...this.#token, fresh: true };
   }
 }
 

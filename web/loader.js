@@ -2,9 +2,10 @@
 // next to the gateway's (from /healthz) when a gateway serves the page.
 //
 // Opened as a file, `fetch` cannot read policy.wasm, so the page asks for the
-// file instead.
+// file instead. The component runs in a worker where one starts (policy-runner.js).
 
-import { fetchComponent, gatewayDigest, loadPolicy } from './component.js';
+import { fetchComponent, gatewayDigest } from './component.js';
+import { startRunner } from './policy-runner.js';
 import { byId } from './dom.js';
 
 function showDigest(policy) {
@@ -12,6 +13,7 @@ function showDigest(policy) {
   digest.textContent = policy.digest;
   digest.title = `SHA-256 of the ${policy.size.toLocaleString('en')}-byte component this page runs`;
   document.documentElement.dataset.componentDigest = policy.digest;
+  document.documentElement.dataset.policyRunsIn = policy.inWorker ? 'worker' : 'page';
   const match = byId('digest-match');
   if (location.protocol === 'file:') {
     match.textContent = '(from a file)';
@@ -40,18 +42,18 @@ function showFailure(error) {
 }
 
 /**
- * Resolves with the component's `decide` interface once it is loaded (from
+ * Resolves with the running policy (see `startRunner`) once it is loaded (from
  * policy.wasm next to the page, or from a file the person picks).
  */
 export function startPolicy() {
   return new Promise((resolve) => {
     const ready = async (bytes) => {
       try {
-        const policy = await loadPolicy(bytes);
+        const policy = await startRunner(bytes);
         byId('load-status').hidden = true;
         byId('load-picker').hidden = true;
         showDigest(policy);
-        resolve(policy.decide);
+        resolve(policy);
       } catch (error) {
         showFailure(error);
       }

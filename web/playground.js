@@ -1,20 +1,31 @@
 // The restriction playground: a token's texts, the gateway's settings and test
-// requests in; problems, decisions and per-line explanations out, on every keystroke.
+// requests in; problems, decisions and per-line explanations out, as you type.
 //
 // The state lives in the URL fragment (see state.js); editing replaces it in
-// place, and a changed fragment (a pasted link, back/forward) is loaded.
+// place (once typing pauses), and a changed fragment (a pasted link,
+// back/forward) is loaded. The policy answers from a worker (policy-runner.js):
+// a keystroke only records the state, and the page shows the newest answer.
+// `data-settled` on <html> is "true" once the page shows its current state.
 
 import { startPolicy } from './loader.js';
-import { byId, copyText, h, inputToMs, msToInput } from './dom.js';
+import { latestOnly } from './policy-runner.js';
+import { byId, copyText, h, inputToMs, msToInput, patchChildren } from './dom.js';
 import { defaultRequest, defaultState, decodeFragment, encodeFragment } from './state.js';
-import { evaluate, ipPieces, limitToPieces } from './evaluate.js';
+import { ipPieces, limitToPieces } from './evaluate.js';
 import { renderProblems } from './problems.js';
 import { EXAMPLES } from './examples.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'];
 
-let decide = null;
+// How long typing must pause before the fragment follows: browsers limit how often a
+// page may replace its URL (Safari and Firefox throw past 100 times in 10 to 30 s).
+const FRAGMENT_DELAY_MS = 300;
+
+let policy = null;
 let state = decodeFragment(location.hash) ?? defaultState();
+// Counts edits, so an answer can tell whether the state changed while it was computed.
+let edits = 0;
+let fragmentTimer = null;
 
 const fields = {
   limitTo: byId('limit-to'),
@@ -169,59 +180,105 @@ function requestCard(request, index) {
   return card;
 }
 
-/** After an edit: remember the state in the fragment and show its results. */
+/** After an edit: ask for its results, and remember the state in the fragment soon. */
 function changed() {
+  edits += 1;
+  document.documentElement.dataset.settled = 'false';
+  clearTimeout(fragmentTimer);
+  fragmentTimer = setTimeout(writeFragment, FRAGMENT_DELAY_MS);
+  refresh();
+}
+
+function writeFragment() {
+  clearTimeout(fragmentTimer);
+  fragmentTimer = null;
   history.replaceState(null, '', encodeFragment(state));
-  render();
 }
 
 const mark = (value, yes, no) => (value ? h('span', { class: 'ok' }, '✓', h('span', { class: 'visually-hidden' }, ` ${yes}`)) : h('span', { class: 'error' }, '✗', h('span', { class: 'visually-hidden' }, ` ${no}`)));
 
-function explainTable(explain) {
-  if (explain.length === 0) {
-    return h('p', { class: 'hint' }, 'The token has no restriction lines: every path in scope is allowed.');
-  }
+function explainRow(check) {
   return h(
-    'table',
-    { class: 'explain' },
-    h('caption', {}, 'How each line fared'),
-    h('thead', {}, h('tr', {}, ['Line', 'Method', 'URL', 'Conditions', 'Line matches'].map((name) => h('th', { scope: 'col' }, name)))),
+    'tr',
+    {
+      class: check.matched ? 'matched' : '',
+      dataset: {
+        line: String(check.line),
+        method: String(check.method ?? null),
+        url: String(check.url),
+        conditions: JSON.stringify(check.conditions.map((c) => c.matched)),
+        matched: String(check.matched),
+      },
+    },
+    h('th', { scope: 'row' }, h('span', { class: 'number' }, `${check.line}`), ' ', h('code', {}, check.text)),
+    h('td', {}, check.method === undefined ? h('span', { class: 'muted' }, '—', h('span', { class: 'visually-hidden' }, ' no method tag')) : mark(check.method, 'method admitted', 'method refused')),
+    h('td', {}, mark(check.url, 'URL matches', 'URL does not match')),
     h(
-      'tbody',
+      'td',
       {},
-      explain.map((check) =>
-        h(
-          'tr',
-          {
-            class: check.matched ? 'matched' : '',
-            dataset: {
-              line: String(check.line),
-              method: String(check.method ?? null),
-              url: String(check.url),
-              conditions: JSON.stringify(check.conditions.map((c) => c.matched)),
-              matched: String(check.matched),
-            },
-          },
-          h('th', { scope: 'row' }, h('span', { class: 'number' }, `${check.line}`), ' ', h('code', {}, check.text)),
-          h('td', {}, check.method === undefined ? h('span', { class: 'muted' }, '—', h('span', { class: 'visually-hidden' }, ' no method tag')) : mark(check.method, 'method admitted', 'method refused')),
-          h('td', {}, mark(check.url, 'URL matches', 'URL does not match')),
-          h(
-            'td',
-            {},
-            check.conditions.length === 0
-              ? h('span', { class: 'muted' }, 'none')
-              : h('ul', { class: 'conditions' }, check.conditions.map((c) => h('li', {}, mark(c.matched, 'holds', 'does not hold'), ' ', h('code', {}, c.text)))),
-          ),
-          h('td', {}, mark(check.matched, 'yes', 'no')),
-        ),
-      ),
+      check.conditions.length === 0
+        ? h('span', { class: 'muted' }, 'none')
+        : h('ul', { class: 'conditions' }, check.conditions.map((c) => h('li', {}, mark(c.matched, 'holds', 'does not hold'), ' ', h('code', {}, c.text)))),
     ),
+    h('td', {}, mark(check.matched, 'yes', 'no')),
   );
 }
 
+// Tokens with more lines than this show their per-line tables closed: a 256-line
+// token's tables are hundreds of rows per request to build and lay out on every answer.
+const EXPLAIN_OPEN_LINES = 20;
+// The newest explanation of a closed table, shown when someone opens it.
+const unshown = new WeakMap();
+
+function showRows(details, explain) {
+  unshown.delete(details);
+  patchChildren(details.querySelector('tbody'), explain, (check) => JSON.stringify(check), explainRow);
+}
+
+/** A click on a table's summary: its open state is now the person's choice. */
+function chooseOpen(event) {
+  const details = event.currentTarget.parentElement;
+  details.dataset.chosen = 'true';
+  // Before the toggle, so the table opens with the newest answer's rows.
+  if (!details.open && unshown.has(details)) showRows(details, unshown.get(details));
+}
+
+/**
+ * The per-line table of a result, in a `<details>` that is open for short tokens,
+ * or the sentence for a token without lines. An existing table is patched where
+ * its rows changed, never rebuilt, and keeps the open state someone chose.
+ */
+function explainPart(details, explain) {
+  if (explain.length === 0) {
+    return h('p', { class: 'hint' }, 'The token has no restriction lines: every path in scope is allowed.');
+  }
+  const kept =
+    details ??
+    h(
+      'details',
+      { class: 'explain' },
+      h('summary', { onclick: chooseOpen }),
+      h(
+        'table',
+        { class: 'explain' },
+        // The summary shows the title; the caption names the table for screen readers.
+        h('caption', { class: 'visually-hidden' }, 'How each line fared'),
+        h('thead', {}, h('tr', {}, ['Line', 'Method', 'URL', 'Conditions', 'Line matches'].map((name) => h('th', { scope: 'col' }, name)))),
+        h('tbody'),
+      ),
+    );
+  if (!kept.dataset.chosen) kept.open = explain.length <= EXPLAIN_OPEN_LINES;
+  kept.querySelector('summary').textContent = `How each line fared (${explain.length} ${explain.length === 1 ? 'line' : 'lines'})`;
+  if (kept.open) showRows(kept, explain);
+  else unshown.set(kept, explain);
+  return kept;
+}
+
 const REASONS = {
+  'method-not-allowed': 'the method is not one REST APIs use (GET HEAD POST PUT PATCH DELETE OPTIONS, exact case)',
   expired: 'the token has expired',
   'missing-user': 'the Basic credential has no user name',
+  'bad-user-name': 'the user name holds a control character or surrounding whitespace',
   'user-mismatch': 'the presented user is not the token’s user',
   'bearer-needs-user': 'Bearer needs a token bound to a user',
   'ip-not-allowed': 'the client address is not allowed',
@@ -270,15 +327,35 @@ function renderResult(element, result, lines) {
       ),
     );
   }
-  if (result.explain) parts.push(explainTable(result.explain));
-  element.replaceChildren(...parts);
+  // The table stays in place (moving it would lay out every row again); the rest is rebuilt.
+  const details = element.querySelector(':scope > details.explain');
+  const explain = result.explain ? explainPart(details, result.explain) : null;
+  for (const child of [...element.children]) if (child !== explain) child.remove();
+  if (details && explain === details) details.before(...parts);
+  else element.append(...parts, ...(explain ? [explain] : []));
 }
 
-function render() {
-  if (!decide) return;
-  const result = evaluate(decide, state);
-  renderProblems(byId('limit-to-lines'), fields.limitTo, limitToPieces(state.token.limitTo), result.limitToProblems, 'No restriction lines: the token reaches every path in scope.');
-  renderProblems(byId('ip-lines'), fields.ip, ipPieces(state.token.ip), result.ipProblems, 'No IP rules: any client address.');
+/** Shows the policy's answer for the newest state; runs again if an edit came meanwhile. */
+const refresh = latestOnly(async () => {
+  if (!policy) return;
+  const asked = edits;
+  const texts = { limitTo: state.token.limitTo, ip: state.token.ip };
+  // The fragment of the state asked about: the URL's, or what it becomes once typing pauses.
+  const hash = fragmentTimer === null ? location.hash : encodeFragment(state);
+  let result;
+  try {
+    result = await policy.evaluate(state);
+  } catch (error) {
+    byId('summary').textContent = `The policy component failed: ${error.message}`;
+    return;
+  }
+  render(result, texts, hash);
+  document.documentElement.dataset.settled = String(asked === edits);
+});
+
+function render(result, texts, hash) {
+  renderProblems(byId('limit-to-lines'), fields.limitTo, limitToPieces(texts.limitTo), result.limitToProblems, 'No restriction lines: the token reaches every path in scope.');
+  renderProblems(byId('ip-lines'), fields.ip, ipPieces(texts.ip), result.ipProblems, 'No IP rules: any client address.');
   const cards = byId('requests').children;
   result.requests.forEach((request, index) => {
     const element = cards[index]?.querySelector('.result');
@@ -292,16 +369,22 @@ function render() {
   const link = new URL(location.href);
   link.hash = encodeFragment(state);
   byId('share-link').value = link.href;
-  document.documentElement.dataset.renderedHash = location.hash;
+  document.documentElement.dataset.compileMs = String(result.compileMs);
+  document.documentElement.dataset.renderedHash = hash;
 }
 
 function loadFragment() {
+  // The new fragment wins over an edit not yet written to the URL.
+  clearTimeout(fragmentTimer);
+  fragmentTimer = null;
   const loaded = decodeFragment(location.hash);
   if (loaded) {
     state = loaded;
     fillFields();
   }
-  render();
+  edits += 1;
+  document.documentElement.dataset.settled = 'false';
+  refresh();
 }
 
 function bind() {
@@ -333,6 +416,10 @@ function bind() {
     byId('copy-link-status').textContent = copied ? 'Link copied.' : 'Select the link and copy it.';
   });
   window.addEventListener('hashchange', loadFragment);
+  // Leaving within FRAGMENT_DELAY_MS of an edit still keeps it in the history entry.
+  window.addEventListener('pagehide', () => {
+    if (fragmentTimer !== null) writeFragment();
+  });
 
   const examples = byId('examples');
   for (const example of EXAMPLES) {
@@ -362,7 +449,8 @@ function bind() {
 
 bind();
 fillFields();
+document.documentElement.dataset.settled = 'false';
 startPolicy().then((loaded) => {
-  decide = loaded;
-  render();
+  policy = loaded;
+  refresh();
 });

@@ -1,7 +1,7 @@
 // Shows a `limitTo` or `ip` text line by line, each problem beside its line,
 // and marks the field invalid for assistive technology.
 
-import { h } from './dom.js';
+import { h, patchChildren } from './dom.js';
 
 /**
  * @param {HTMLElement} list   the `<ol>` under the field
@@ -19,18 +19,19 @@ export function renderProblems(list, field, pieces, problems, emptyText) {
   const items = [];
   const blankText = pieces.every((piece) => piece === '');
   if (blankText && problems.length === 0) {
-    items.push(h('li', { class: 'empty' }, emptyText));
+    items.push({ empty: emptyText });
   } else {
     pieces.forEach((piece, index) => {
       const line = index + 1;
-      const messages = byLine.get(line) ?? [];
+      items.push({ line, piece, messages: byLine.get(line) ?? [] });
       byLine.delete(line);
-      items.push(lineItem(line, piece, messages));
     });
     // A problem the page could not place (its line numbering differs): still shown.
-    for (const [line, messages] of byLine) items.push(lineItem(line, null, messages));
+    for (const [line, messages] of byLine) items.push({ line, piece: null, messages });
   }
-  list.replaceChildren(...items);
+  patchChildren(list, items, (item) => JSON.stringify(item), (item) =>
+    item.empty === undefined ? lineItem(item.line, item.piece, item.messages) : h('li', { class: 'empty' }, item.empty),
+  );
   field.setAttribute('aria-invalid', problems.length ? 'true' : 'false');
   list.dataset.problems = String(problems.length);
 }

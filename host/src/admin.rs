@@ -7,11 +7,13 @@ use http::request::Parts;
 use http::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+use tokengate_core::admin_path::Endpoint;
+
 use crate::audit::{AuditFilter, COUNT_CAP};
 use crate::config::limits::ADMIN_BODY_LIMIT;
-use crate::gateway::{ADMIN_PREFIX, Gateway};
-use crate::policy::{CanonicalTarget, CompileError, PolicyRuntime};
-use crate::response::{Body, GatewayError, ReadError, json as json_response, read_limited};
+use crate::gateway::Gateway;
+use crate::policy::{CompileError, PolicyRuntime};
+use crate::response::{Body, ReadError, Refusal, json as json_response, read_limited};
 use crate::store::{NewToken, Store, StoreError, TokenRow};
 use crate::token::TokenError;
 
@@ -24,76 +26,106 @@ const MAX_DAYS: i64 = 36_500;
 /// Milliseconds per day.
 const DAY_MS: i64 = 86_400_000;
 
-/// Answers one admin request; the second value is the audit action text.
+/// Answers one admin request at `endpoint` (`None`: a spelling of the admin path that
+/// names none); the second value is the result for the audit record's action.
 pub async fn handle(
     gateway: &Gateway,
     parts: &Parts,
     body: Body,
-    target: &CanonicalTarget,
+    endpoint: Option<Endpoint>,
+    path_and_query: &str,
     actor: &str,
 ) -> (Response<Body>, Option<String>) {
     let mode = gateway.config.auth_mode;
-    let name = target.path.strip_prefix(ADMIN_PREFIX).unwrap_or_default();
-    let result = match (name, &parts.method) {
-        ("get", &Method::GET) => list(gateway, target).await,
-        ("audit", &Method::GET) => audit(gateway, target).await,
-        ("set", &Method::POST) => match read_json(body).await {
+    let query = Query::of(path_and_query);
+    let result = match (endpoint, &parts.method) {
+        (Some(Endpoint::Get), &Method::GET) => list(gateway, &query).await,
+        (Some(Endpoint::Audit), &Method::GET) => audit(gateway, &query).await,
+        (Some(Endpoint::Set), &Method::POST) => match read_json(body).await {
             Ok(request) => create(&gateway.store, &gateway.policy, &request, actor).await,
             Err(err) => Err(err),
         },
-        ("delete", &Method::DELETE) => match read_json(body).await {
+        (Some(Endpoint::Delete), &Method::DELETE) => match read_json(body).await {
             Ok(request) => delete(gateway, &request).await,
             Err(err) => Err(err),
         },
-        ("get" | "audit" | "set" | "delete", _) => Err(GatewayError::MethodNotAllowed),
-        _ => Err(GatewayError::NotFound),
+        (Some(_), _) => Err(Refusal::MethodNotAllowed),
+        (None, _) => Err(Refusal::NotFound),
     };
     match result {
         Ok((value, action)) => (json_response(StatusCode::OK, &value), action),
         Err(err) => {
             let action = Some(format!("refused: {err}"));
-            (err.response(mode), action)
+            (crate::response::refusal(&err, mode), action)
         }
     }
 }
 
-type Answer = Result<(Value, Option<String>), GatewayError>;
+/// The audit action of an admin request, before it is answered: `tokenTools.set POST`.
+pub fn action(endpoint: Option<Endpoint>, path: &str, method: &Method) -> String {
+    match endpoint {
+        Some(endpoint) => format!("tokenTools.{} {method}", endpoint.as_str()),
+        None => {
+            let name = path
+                .strip_prefix(tokengate_core::admin_path::ADMIN_PREFIX)
+                .unwrap_or(path);
+            format!("tokenTools.{name} {method}")
+        }
+    }
+}
 
-async fn read_json(body: Body) -> Result<Value, GatewayError> {
+/// The decoded query parameters of an admin request.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    /// The pairs of the (already canonical) target, decoded as the policy decodes them.
+    fn of(path_and_query: &str) -> Self {
+        Self(
+            tokengate_policy::canonicalize(path_and_query, "")
+                .map(|target| target.query_pairs)
+                .unwrap_or_default(),
+        )
+    }
+}
+
+type Answer = Result<(Value, Option<String>), Refusal>;
+
+async fn read_json(body: Body) -> Result<Value, Refusal> {
     let bytes = read_limited(body, ADMIN_BODY_LIMIT)
         .await
         .map_err(|err| match err {
-            ReadError::TooLarge(_) => GatewayError::PayloadTooLarge,
-            ReadError::Stream(message) => GatewayError::BadRequest(message),
+            ReadError::TooLarge(_) => Refusal::PayloadTooLarge,
+            ReadError::Stream(message) => Refusal::BadRequest(message),
+            ReadError::Timeout(_) => Refusal::BodyTimeout,
         })?;
     serde_json::from_slice(&bytes)
-        .map_err(|err| GatewayError::BadRequest(format!("the body is not JSON: {err}")))
+        .map_err(|err| Refusal::BadRequest(format!("the body is not JSON: {err}")))
 }
 
-fn param<'a>(target: &'a CanonicalTarget, name: &str) -> Option<&'a str> {
+fn param<'a>(target: &'a Query, name: &str) -> Option<&'a str> {
     target
-        .query_pairs
+        .0
         .iter()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.as_str())
 }
 
-fn number_param(target: &CanonicalTarget, name: &str) -> Result<Option<i64>, GatewayError> {
+fn number_param(target: &Query, name: &str) -> Result<Option<i64>, Refusal> {
     param(target, name)
         .filter(|value| !value.is_empty())
         .map(|value| {
             value
                 .parse::<i64>()
-                .map_err(|_| GatewayError::BadRequest(format!("{name} must be an integer")))
+                .map_err(|_| Refusal::BadRequest(format!("{name} must be an integer")))
         })
         .transpose()
 }
 
-fn page(target: &CanonicalTarget) -> Result<(u64, u64), GatewayError> {
+fn page(target: &Query) -> Result<(u64, u64), Refusal> {
     let start_at = number_param(target, "startAt")?.unwrap_or(0);
     let max_results = number_param(target, "maxResults")?.unwrap_or(DEFAULT_PAGE as i64);
     if start_at < 0 || max_results < 0 {
-        return Err(GatewayError::BadRequest(
+        return Err(Refusal::BadRequest(
             "startAt and maxResults must not be negative".into(),
         ));
     }
@@ -124,7 +156,7 @@ pub fn token_json(row: &TokenRow) -> Value {
     })
 }
 
-async fn list(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
+async fn list(gateway: &Gateway, target: &Query) -> Answer {
     let (start_at, max_results) = page(target)?;
     let (rows, total) = gateway
         .store
@@ -144,7 +176,7 @@ async fn list(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
     ))
 }
 
-async fn audit(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
+async fn audit(gateway: &Gateway, target: &Query) -> Answer {
     let (start_at, max_results) = page(target)?;
     let text = |name: &str| {
         param(target, name)
@@ -180,19 +212,17 @@ async fn audit(gateway: &Gateway, target: &CanonicalTarget) -> Answer {
     ))
 }
 
-fn unavailable(err: StoreError) -> GatewayError {
+fn unavailable(err: StoreError) -> Refusal {
     tracing::error!(error = %err, "store unavailable");
-    GatewayError::Unavailable
+    Refusal::Unavailable
 }
 
 /// Reads a string field; `null` and absent are `None`.
-fn string_field(request: &Value, name: &str) -> Result<Option<String>, GatewayError> {
+fn string_field(request: &Value, name: &str) -> Result<Option<String>, Refusal> {
     match request.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(GatewayError::Invalid(vec![format!(
-            "{name} must be a string"
-        )])),
+        Some(_) => Err(Refusal::Invalid(vec![format!("{name} must be a string")])),
     }
 }
 
@@ -213,9 +243,7 @@ pub fn compile_messages(error: &CompileError) -> Vec<String> {
 /// Shared with `tokengate token create`.
 pub async fn create(store: &Store, policy: &PolicyRuntime, request: &Value, actor: &str) -> Answer {
     if !request.is_object() {
-        return Err(GatewayError::BadRequest(
-            "the body must be a JSON object".into(),
-        ));
+        return Err(Refusal::BadRequest("the body must be a JSON object".into()));
     }
     let mut problems = Vec::new();
     let label = string_field(request, "label")?.map(|l| l.trim().to_owned());
@@ -226,9 +254,14 @@ pub async fn create(store: &Store, policy: &PolicyRuntime, request: &Value, acto
             String::new()
         }
     };
-    let user = string_field(request, "userName")?
-        .map(|u| u.trim().to_owned())
-        .filter(|u| !u.is_empty());
+    // One rule for user names, at creation as at authentication: refused, never trimmed
+    // (an upstream that trims would act as another user than the audit log names).
+    let user = string_field(request, "userName")?.filter(|u| !u.is_empty());
+    if let Some(user) = &user
+        && let Err(err) = tokengate_policy::user_name::check_user_name(user)
+    {
+        problems.push(format!("userName: {err}"));
+    }
     let limit_to = string_field(request, "limitTo")?.unwrap_or_default();
     let ip = string_field(request, "ip")?.unwrap_or_default();
     let value = string_field(request, "token")?.filter(|v| !v.is_empty());
@@ -250,11 +283,11 @@ pub async fn create(store: &Store, policy: &PolicyRuntime, request: &Value, acto
         problems.push(format!("token: {err}"));
     }
     let lines = policy
-        .session()
-        .and_then(|mut session| session.check(&limit_to, &ip))
+        .check(limit_to.clone(), ip.clone())
+        .await
         .map_err(|err| {
             tracing::error!(error = %err, "policy failed while checking a new token");
-            GatewayError::Unavailable
+            Refusal::Unavailable
         })?;
     let lines = match lines {
         Ok(lines) => lines,
@@ -264,7 +297,7 @@ pub async fn create(store: &Store, policy: &PolicyRuntime, request: &Value, acto
         }
     };
     if !problems.is_empty() {
-        return Err(GatewayError::Invalid(problems));
+        return Err(Refusal::Invalid(problems));
     }
     let valid_until = (days > 0).then(|| crate::now_ms().saturating_add(days * DAY_MS));
     let created = store
@@ -281,12 +314,12 @@ pub async fn create(store: &Store, policy: &PolicyRuntime, request: &Value, acto
     let (token, value) = match created {
         Ok(created) => created,
         Err(StoreError::Duplicate) => {
-            return Err(GatewayError::Invalid(vec![
+            return Err(Refusal::Invalid(vec![
                 "token: this value is already in use".into(),
             ]));
         }
-        Err(StoreError::Token(TokenError::BadChosen | TokenError::ReservedPrefix)) => {
-            return Err(GatewayError::Invalid(vec!["token: not accepted".into()]));
+        Err(StoreError::Token(TokenError::Chosen(_))) => {
+            return Err(Refusal::Invalid(vec!["token: not accepted".into()]));
         }
         Err(err) => return Err(unavailable(err)),
     };
@@ -309,7 +342,7 @@ async fn delete(gateway: &Gateway, request: &Value) -> Answer {
     } else if let Some(value) = string_field(request, "token")? {
         gateway.store.revoke_value(&value).await
     } else {
-        return Err(GatewayError::BadRequest(
+        return Err(Refusal::BadRequest(
             "give the token's \"id\" or its \"token\" value".into(),
         ));
     };
@@ -321,6 +354,6 @@ async fn delete(gateway: &Gateway, request: &Value) -> Answer {
                 Some(format!("revoked token {}", token.id)),
             ))
         }
-        None => Err(GatewayError::NotFound),
+        None => Err(Refusal::NotFound),
     }
 }

@@ -1,12 +1,13 @@
 //! The audit log: one record per token-authenticated request and per admin action,
 //! committed before an allowed request is forwarded, with group commit.
 //!
-//! A writer task takes every pending record from its channel, has the store's
-//! backend commit them in one transaction and answers each waiter, so concurrent
-//! requests share one commit (one fsync with SQLite, one round trip with
-//! PostgreSQL). The upstream status and latency are not known before forwarding:
-//! they are filled into the same row afterwards by a `Completion` (no waiter; a
-//! crash in between leaves them empty).
+//! Requests put their record into a bounded queue and wait for its commit. A writer (a
+//! thread of its own for SQLite, whose commits block on fsync; a task for PostgreSQL)
+//! takes every record waiting, commits them in one transaction and answers each waiter,
+//! so concurrent requests share one commit. A full queue refuses the request (503
+//! `audit-backlog`) rather than holding unbounded memory. The upstream status and latency
+//! are learnt after forwarding: they go into the same queue as a [`Completion`], nobody
+//! waits for it, and it is written as a row of its own (the record is never updated).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,55 +15,20 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+pub use tokengate_core::audit::{Reason, Record as AuditRecord, Verdict};
+
 use crate::metrics::Metrics;
-use crate::store::Backend;
+use crate::store::{Backend, StoreError};
 
 /// Most records committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
 /// `decision` of a request that was let through (or an admin action that was done).
-pub const ALLOW: &str = "allow";
+pub const ALLOW: Verdict = Verdict::Allow;
 /// `decision` of a refused request.
-pub const DENY: &str = "deny";
+pub const DENY: Verdict = Verdict::Deny;
 
-/// One audit record as written before the outcome is known.
-#[derive(Debug, Clone, Default)]
-pub struct AuditRecord {
-    /// Epoch ms.
-    pub time: i64,
-    /// The token's id (never its value); `None` when no token was found.
-    pub token_id: Option<String>,
-    /// The user the request runs as, or the presented user of a refused one.
-    pub user: Option<String>,
-    /// The client address as resolved (trusted proxies considered).
-    pub client_ip: String,
-    /// HTTP method.
-    pub method: String,
-    /// The canonical URL (public base + path, `?query`), or the raw target if refused.
-    pub url: String,
-    /// [`ALLOW`] or [`DENY`].
-    pub decision: &'static str,
-    /// Why: a policy deny reason, an authentication failure, `rate-limited`, …
-    pub reason: Option<String>,
-    /// A sentence for administrators (the policy's explanation of a refusal).
-    pub detail: Option<String>,
-    /// The restriction line that admitted the request (1-based).
-    pub line: Option<u32>,
-    /// That line's text.
-    pub line_text: Option<String>,
-    /// Admin action (`tokenTools.set` …) and its result.
-    pub action: Option<String>,
-    /// Status the client got, for requests not forwarded.
-    pub status: Option<u16>,
-    /// Latency, ms, for requests not forwarded.
-    pub latency_ms: Option<i64>,
-    /// Hex SHA-256 of the policy component that decided.
-    pub component: String,
-    /// Count this as a use of the token (counter, last used time and address).
-    pub count_use: bool,
-}
-
-/// What is learnt after forwarding.
+/// What is learnt after forwarding, written beside the record.
 #[derive(Debug, Clone)]
 pub struct Completion {
     /// The record's id.
@@ -74,7 +40,7 @@ pub struct Completion {
     /// Replaces the record's action text (admin results such as the new token id).
     pub action: Option<String>,
     /// Replaces the record's reason (e.g. `upstream-timeout`).
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
 }
 
 /// One write of a batch, as a backend commits it.
@@ -116,9 +82,28 @@ pub enum AuditError {
     /// The database refused the batch.
     #[error("the audit log cannot be written: {0}")]
     Write(String),
-    /// The writer task is gone.
+    /// More records wait than the queue holds.
+    #[error("the audit writer is behind: {0} records wait")]
+    Backlog(usize),
+    /// The writer is gone.
     #[error("the audit writer has stopped")]
     Stopped,
+}
+
+impl AuditError {
+    /// The reason a request refused for it is audited and counted under.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::Backlog(_) => Reason::AuditBacklog,
+            Self::Write(_) | Self::Stopped => Reason::AuditUnavailable,
+        }
+    }
+}
+
+/// A backend that commits on the writer's own thread, blocking (SQLite).
+pub trait BlockingWriter: Send + 'static {
+    /// Writes one batch in one transaction; the ids of its appended records, in order.
+    fn commit(&mut self, batch: &[Write]) -> Result<Vec<i64>, StoreError>;
 }
 
 enum Job {
@@ -129,10 +114,12 @@ enum Job {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// The handle requests use to reach the writer task; cheap to clone.
+/// The handle requests use to reach the writer; cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
-    jobs: mpsc::UnboundedSender<Job>,
+    jobs: mpsc::Sender<Job>,
+    capacity: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -141,35 +128,96 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
+/// Records that may wait for the writer by default.
+pub const DEFAULT_QUEUE: usize = 4096;
+
 impl AuditLog {
-    /// Starts the writer task on the current runtime.
+    /// Starts the writer for `backend` with the default queue.
     pub fn start(backend: Arc<dyn Backend>, metrics: Arc<Metrics>) -> Self {
-        let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(backend, queue, metrics));
-        Self { jobs }
+        Self::with_queue(backend, metrics, DEFAULT_QUEUE)
     }
 
-    /// Appends a record and waits until it is committed; returns its id.
-    pub async fn append(&self, record: AuditRecord) -> Result<i64, AuditError> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::Append(Box::new(record), reply))
-            .map_err(|_| AuditError::Stopped)?;
-        answer.await.map_err(|_| AuditError::Stopped)?
-    }
-
-    /// Fills in what was learnt after forwarding (committed with the next batch).
-    pub fn complete(&self, completion: Completion) {
-        if self.jobs.send(Job::Complete(completion)).is_err() {
-            tracing::warn!("audit writer stopped; completion dropped");
+    /// Starts the writer: a thread of its own when the backend blocks, a task on the
+    /// current runtime otherwise. At most `capacity` records wait for it.
+    pub fn with_queue(backend: Arc<dyn Backend>, metrics: Arc<Metrics>, capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        let (jobs, queue) = mpsc::channel(capacity);
+        let writer_metrics = Arc::clone(&metrics);
+        match backend.blocking_writer() {
+            Some(mut writer) => {
+                let spawned = std::thread::Builder::new()
+                    .name("audit-writer".into())
+                    .spawn(move || {
+                        let mut queue = queue;
+                        while let Some(first) = queue.blocking_recv() {
+                            let jobs = drain(first, &mut queue);
+                            let stop =
+                                commit_jobs(jobs, &writer_metrics, |batch| writer.commit(batch));
+                            if stop {
+                                break;
+                            }
+                        }
+                    });
+                if let Err(err) = spawned {
+                    // No writer: every append fails (503) and says why in the log.
+                    tracing::error!(error = %err, "the audit writer thread could not start");
+                }
+            }
+            None => {
+                tokio::spawn(async move {
+                    let mut queue = queue;
+                    while let Some(first) = queue.recv().await {
+                        let jobs = drain(first, &mut queue);
+                        let (batch, rest) = split(jobs);
+                        let records = batch.len();
+                        let result = if batch.is_empty() {
+                            Ok(Vec::new())
+                        } else {
+                            let started = Instant::now();
+                            let result = backend.commit_audit(batch).await;
+                            writer_metrics.observe_audit_commit(started.elapsed(), records);
+                            result
+                        };
+                        if answer(result, records, rest) {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+        Self {
+            jobs,
+            capacity,
+            metrics,
         }
     }
 
-    /// Waits until everything sent so far is committed: an admin action's
-    /// outcome is in the audit log before its answer reaches the client.
+    /// Appends a record and waits until it is committed; returns its id. Refused at once
+    /// when the queue is full.
+    pub async fn append(&self, record: AuditRecord) -> Result<i64, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .try_send(Job::Append(Box::new(record), reply))
+            .map_err(|err| match err {
+                mpsc::error::TrySendError::Full(_) => AuditError::Backlog(self.capacity),
+                mpsc::error::TrySendError::Closed(_) => AuditError::Stopped,
+            })?;
+        answer.await.map_err(|_| AuditError::Stopped)?
+    }
+
+    /// Records what was learnt after forwarding (committed with a later batch). When the
+    /// queue is full it is dropped (the record stays, without its status) and counted.
+    pub fn complete(&self, completion: Completion) {
+        if self.jobs.try_send(Job::Complete(completion)).is_err() {
+            self.metrics.completion_dropped();
+        }
+    }
+
+    /// Waits until everything sent so far is committed: an admin action's outcome is in
+    /// the audit log before its answer reaches the client.
     pub async fn flush(&self) {
         let (reply, done) = oneshot::channel();
-        if self.jobs.send(Job::Flush(reply)).is_ok() {
+        if self.jobs.send(Job::Flush(reply)).await.is_ok() {
             let _ = done.await;
         }
     }
@@ -177,65 +225,93 @@ impl AuditLog {
     /// Commits everything sent so far and stops the writer.
     pub async fn shutdown(&self) {
         let (reply, done) = oneshot::channel();
-        if self.jobs.send(Job::Shutdown(reply)).is_ok() {
+        if self.jobs.send(Job::Shutdown(reply)).await.is_ok() {
             let _ = done.await;
         }
     }
 }
 
-async fn write_loop(
-    backend: Arc<dyn Backend>,
-    mut queue: mpsc::UnboundedReceiver<Job>,
-    metrics: Arc<Metrics>,
-) {
-    while let Some(first) = queue.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
+/// `first` and every job waiting behind it, up to a batch.
+fn drain(first: Job, queue: &mut mpsc::Receiver<Job>) -> Vec<Job> {
+    let mut jobs = vec![first];
+    while jobs.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
         }
-        let mut batch = Vec::with_capacity(jobs.len());
-        let mut waiters = Vec::with_capacity(jobs.len());
-        let mut done = Vec::new();
-        let mut stop = None;
-        for job in jobs {
-            match job {
-                Job::Append(record, reply) => {
-                    batch.push(Write::Append(record));
-                    waiters.push(reply);
-                }
-                Job::Complete(completion) => batch.push(Write::Complete(completion)),
-                Job::Flush(reply) => done.push(reply),
-                Job::Shutdown(reply) => stop = Some(reply),
+    }
+    jobs
+}
+
+/// What a batch of jobs asks for: the writes, and who waits for what.
+struct Rest {
+    waiters: Vec<oneshot::Sender<Result<i64, AuditError>>>,
+    flushed: Vec<oneshot::Sender<()>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+fn split(jobs: Vec<Job>) -> (Vec<Write>, Rest) {
+    let mut batch = Vec::with_capacity(jobs.len());
+    let mut rest = Rest {
+        waiters: Vec::with_capacity(jobs.len()),
+        flushed: Vec::new(),
+        stop: None,
+    };
+    for job in jobs {
+        match job {
+            Job::Append(record, reply) => {
+                batch.push(Write::Append(record));
+                rest.waiters.push(reply);
             }
+            Job::Complete(completion) => batch.push(Write::Complete(completion)),
+            Job::Flush(reply) => rest.flushed.push(reply),
+            Job::Shutdown(reply) => rest.stop = Some(reply),
         }
-        if !batch.is_empty() {
-            let records = batch.len();
-            let started = Instant::now();
-            let result = backend.commit_audit(batch).await;
-            metrics.observe_audit_commit(started.elapsed());
-            if let Err(err) = &result {
-                tracing::error!(error = %err, records, "audit commit failed");
-            }
-            let mut ids = result.as_ref().ok().map(|ids| ids.iter());
-            for reply in waiters {
-                let answer = match (&result, ids.as_mut().and_then(Iterator::next)) {
-                    (Ok(_), Some(id)) => Ok(*id),
-                    (Err(err), _) => Err(AuditError::Write(err.to_string())),
-                    (Ok(_), None) => Err(AuditError::Write("lost record id".into())),
-                };
-                let _ = reply.send(answer);
-            }
-        }
-        for reply in done {
+    }
+    (batch, rest)
+}
+
+/// Commits a batch with `commit` and answers everyone; whether the writer should stop.
+fn commit_jobs(
+    jobs: Vec<Job>,
+    metrics: &Metrics,
+    commit: impl FnOnce(&[Write]) -> Result<Vec<i64>, StoreError>,
+) -> bool {
+    let (batch, rest) = split(jobs);
+    let result = if batch.is_empty() {
+        Ok(Vec::new())
+    } else {
+        let started = Instant::now();
+        let result = commit(&batch);
+        metrics.observe_audit_commit(started.elapsed(), batch.len());
+        result
+    };
+    answer(result, batch.len(), rest)
+}
+
+/// Answers each waiter with its record's id (or the failure); whether to stop.
+fn answer(result: Result<Vec<i64>, StoreError>, records: usize, rest: Rest) -> bool {
+    if let Err(err) = &result {
+        tracing::error!(error = %err, records, "audit commit failed");
+    }
+    let mut ids = result.as_ref().ok().map(|ids| ids.iter());
+    for reply in rest.waiters {
+        let answer = match (&result, ids.as_mut().and_then(Iterator::next)) {
+            (Ok(_), Some(id)) => Ok(*id),
+            (Err(err), _) => Err(AuditError::Write(err.to_string())),
+            (Ok(_), None) => Err(AuditError::Write("lost record id".into())),
+        };
+        let _ = reply.send(answer);
+    }
+    for reply in rest.flushed {
+        let _ = reply.send(());
+    }
+    match rest.stop {
+        Some(reply) => {
             let _ = reply.send(());
+            true
         }
-        if let Some(reply) = stop {
-            let _ = reply.send(());
-            break;
-        }
+        None => false,
     }
 }
 

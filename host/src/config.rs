@@ -71,6 +71,14 @@ pub mod env {
     pub const AUDIT_SYNC: &str = "TOKENGATE_AUDIT_SYNC";
     /// `--audit-retention-days`.
     pub const AUDIT_RETENTION_DAYS: &str = "TOKENGATE_AUDIT_RETENTION_DAYS";
+    /// Time a client has to send a whole body that the policy reads, seconds.
+    pub const BODY_TIMEOUT: &str = "TOKENGATE_BODY_TIMEOUT";
+    /// Pass `Cookie`/`Set-Cookie` of token requests.
+    pub const PASS_COOKIES: &str = "TOKENGATE_PASS_COOKIES";
+    /// Threads that run the policy.
+    pub const POLICY_THREADS: &str = "TOKENGATE_POLICY_THREADS";
+    /// Audit records that may wait for the writer.
+    pub const AUDIT_QUEUE: &str = "TOKENGATE_AUDIT_QUEUE";
     /// The configuration file (`--config`).
     pub const CONFIG: &str = "TOKENGATE_CONFIG";
 }
@@ -114,6 +122,10 @@ pub mod default {
     pub const AUTH_FAILURE_LIMIT: u32 = 30;
     /// Memory of one policy instance, MiB.
     pub const POLICY_MEMORY: usize = 64;
+    /// Body deadline, seconds.
+    pub const BODY_TIMEOUT: f64 = 10.0;
+    /// Audit records that may wait for the writer (the writer's own default).
+    pub const AUDIT_QUEUE: usize = crate::audit::DEFAULT_QUEUE;
 }
 
 /// Fixed limits that protect the listener (not settings: no one needs to change them).
@@ -163,10 +175,10 @@ pub enum ScopeSetting {
 
 impl ScopeSetting {
     /// The policy's form.
-    pub fn to_policy(self) -> crate::policy::Scope {
+    pub fn to_native(self) -> tokengate_policy::Scope {
         match self {
-            Self::Rest => crate::policy::Scope::Rest,
-            Self::Extender => crate::policy::Scope::Extender,
+            Self::Rest => tokengate_policy::Scope::Rest,
+            Self::Extender => tokengate_policy::Scope::Extender,
         }
     }
 }
@@ -264,6 +276,14 @@ pub struct Config {
     pub audit_sync: AuditSync,
     /// Audit records older than this are deleted (hourly); `None` = kept forever.
     pub audit_retention: Option<Duration>,
+    /// Time a client has to send a whole body that the policy reads (408 after).
+    pub body_timeout: Duration,
+    /// Pass `Cookie` and `Set-Cookie` of token requests (off: stripped).
+    pub pass_cookies: bool,
+    /// Threads that run the policy.
+    pub policy_threads: usize,
+    /// Audit records that may wait for the writer (503 `audit-backlog` beyond).
+    pub audit_queue: usize,
 }
 
 /// A setting that cannot be used.
@@ -385,6 +405,22 @@ pub struct ServeArgs {
     /// Delete audit records older than this many days (checked hourly); 0 = keep all.
     #[arg(long, env = env::AUDIT_RETENTION_DAYS, default_value_t = default::AUDIT_RETENTION_DAYS)]
     pub audit_retention_days: u32,
+    /// Seconds a client has to send a whole body that a token's `[JsonData::…]`
+    /// conditions read (408 after).
+    #[arg(long, env = env::BODY_TIMEOUT, default_value_t = default::BODY_TIMEOUT)]
+    pub body_timeout: f64,
+    /// Pass `Cookie` and `Set-Cookie` of token requests; by default they are stripped, so
+    /// that no upstream session outlives the token's scope or its revocation.
+    #[arg(long, env = env::PASS_COOKIES)]
+    pub pass_cookies: bool,
+    /// Threads that run the policy (default: one per core). A token runs on at most half
+    /// of them at once.
+    #[arg(long, env = env::POLICY_THREADS)]
+    pub policy_threads: Option<usize>,
+    /// Audit records that may wait for the writer; beyond it requests get 503
+    /// (`audit-backlog`) instead of holding more memory.
+    #[arg(long, env = env::AUDIT_QUEUE, default_value_t = default::AUDIT_QUEUE)]
+    pub audit_queue: usize,
 }
 
 impl ServeArgs {
@@ -496,6 +532,30 @@ impl ServeArgs {
             env::HEADER_TIMEOUT,
             "header-timeout",
         )?;
+        let body_timeout = seconds(
+            self.body_timeout,
+            3_600.0,
+            env::BODY_TIMEOUT,
+            "body-timeout",
+        )?;
+        let policy_threads = match self.policy_threads {
+            None => std::thread::available_parallelism().map_or(2, usize::from),
+            Some(threads @ 1..=256) => threads,
+            Some(_) => {
+                return Err(invalid(
+                    env::POLICY_THREADS,
+                    "policy-threads",
+                    "must be from 1 to 256",
+                ));
+            }
+        };
+        if !(1..=1_000_000).contains(&self.audit_queue) {
+            return Err(invalid(
+                env::AUDIT_QUEUE,
+                "audit-queue",
+                "must be from 1 to 1000000",
+            ));
+        }
         for (path, variable, flag) in [
             (tls.as_ref().map(|t| &t.cert), env::TLS_CERT, "tls-cert"),
             (tls.as_ref().map(|t| &t.key), env::TLS_KEY, "tls-key"),
@@ -537,6 +597,10 @@ impl ServeArgs {
             audit_sync: self.audit_sync,
             audit_retention: (self.audit_retention_days > 0)
                 .then(|| Duration::from_secs(u64::from(self.audit_retention_days) * 86_400)),
+            body_timeout,
+            pass_cookies: self.pass_cookies,
+            policy_threads,
+            audit_queue: self.audit_queue,
         })
     }
 }

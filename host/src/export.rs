@@ -10,26 +10,13 @@ use std::path::Path;
 
 use http::HeaderName;
 use ipnet::IpNet;
-use serde_json::{Value, json};
+use tokengate_core::export::{Export, ExportedToken, FORMAT, RevokedToken};
+
+pub use tokengate_core::export::AuditCallout;
 
 use crate::config::{AuthMode, Config, ScopeSetting, Secret};
 use crate::store::{KEY_FILE, Store, StoreError};
 use crate::token::KEY_LEN;
-
-/// The configuration format the filter reads (its `format` field).
-pub const PROXY_WASM_FORMAT: &str = "tokengate-proxy-wasm/1";
-
-/// Where the filter sends its audit records besides its log: a cluster of the proxy
-/// (`dispatch_http_call`), batches of JSON lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditCallout {
-    /// The proxy's cluster name of the audit intake.
-    pub cluster: String,
-    /// Request path of the intake.
-    pub path: String,
-    /// `:authority` of the call-out; `None` = the cluster name.
-    pub authority: Option<String>,
-}
 
 /// The gateway settings the filter applies too; [`FilterSettings::from_config`] takes
 /// them from a running gateway's configuration.
@@ -49,6 +36,8 @@ pub struct FilterSettings {
     pub admins: Vec<String>,
     /// Let requests without token credentials through.
     pub passthrough: bool,
+    /// Pass `Cookie` and `Set-Cookie` of token requests.
+    pub pass_cookies: bool,
     /// Largest body buffered for JSON conditions.
     pub body_limit: usize,
     /// Audit call-out, if any.
@@ -66,6 +55,7 @@ impl FilterSettings {
             identity_header: config.identity_header.clone(),
             admins: config.admins.clone(),
             passthrough: config.passthrough,
+            pass_cookies: config.pass_cookies,
             body_limit: config.body_limit,
             audit: None,
         }
@@ -78,7 +68,7 @@ impl FilterSettings {
 pub async fn proxy_wasm_config(
     store: &Store,
     settings: &FilterSettings,
-) -> Result<Value, StoreError> {
+) -> Result<Export, StoreError> {
     let (rows, _) = store.list(0, u64::MAX, true).await?;
     let mut tokens = Vec::new();
     let mut revoked = Vec::new();
@@ -86,43 +76,44 @@ pub async fn proxy_wasm_config(
         let token = row.token;
         let digest = hex::encode(token.digest);
         if row.revoked.is_some() {
-            revoked.push(json!({ "id": token.id, "digest": digest }));
+            revoked.push(RevokedToken {
+                id: token.id,
+                digest,
+            });
         } else {
-            tokens.push(json!({
-                "id": token.id,
-                "digest": digest,
-                "user": token.user,
-                "limitTo": token.limit_to,
-                "ip": token.ip,
-                "validUntil": token.valid_until,
-            }));
+            tokens.push(ExportedToken {
+                id: token.id,
+                digest,
+                user: token.user,
+                limit_to: token.limit_to,
+                ip: token.ip,
+                valid_until: token.valid_until,
+            });
         }
     }
-    let mut config = json!({
-        "format": PROXY_WASM_FORMAT,
-        "authMode": settings.auth_mode.as_str(),
-        "scope": match settings.scope {
-            ScopeSetting::Rest => "rest",
-            ScopeSetting::Extender => "extender",
-        },
-        "publicBase": settings.public_base,
-        "trustedProxies": settings.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "identityHeader": settings.identity_header.as_str(),
-        "admins": settings.admins,
-        "passthrough": settings.passthrough,
-        "bodyLimit": settings.body_limit,
-        "keyId": store.key_id(),
-        "tokens": tokens,
-        "revoked": revoked,
-    });
-    if let Some(audit) = &settings.audit {
-        config["audit"] = json!({
-            "cluster": audit.cluster,
-            "path": audit.path,
-            "authority": audit.authority.as_deref().unwrap_or(&audit.cluster),
-        });
-    }
-    Ok(config)
+    Ok(Export {
+        format: FORMAT.into(),
+        auth_mode: settings.auth_mode,
+        scope: settings.scope.to_native(),
+        public_base: settings.public_base.clone(),
+        trusted_proxies: settings
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        identity_header: settings.identity_header.as_str().to_owned(),
+        admins: settings.admins.clone(),
+        passthrough: settings.passthrough,
+        pass_cookies: settings.pass_cookies,
+        body_limit: settings.body_limit,
+        audit: settings.audit.clone().map(|audit| AuditCallout {
+            authority: Some(audit.authority.unwrap_or_else(|| audit.cluster.clone())),
+            ..audit
+        }),
+        key_id: store.key_id(),
+        tokens,
+        revoked,
+    })
 }
 
 /// The server key of `data_dir` as hex, for the filter only: hand it over as a secret
@@ -154,11 +145,14 @@ mod tests {
             identity_header: HeaderName::from_static("x-forwarded-user"),
             admins: vec!["admin".into()],
             passthrough: false,
+            pass_cookies: false,
             body_limit: 1024,
             audit: Some(AuditCallout {
                 cluster: "tokengate_audit".into(),
                 path: "/audit/intake".into(),
                 authority: None,
+                flush_ms: tokengate_core::export::DEFAULT_AUDIT_FLUSH_MS,
+                timeout_ms: tokengate_core::export::DEFAULT_AUDIT_TIMEOUT_MS,
             }),
         }
     }
@@ -179,7 +173,8 @@ mod tests {
         store.revoke_id(&gone.id).await?;
 
         let export = proxy_wasm_config(&store, &settings()).await?;
-        assert_eq!(export["format"], PROXY_WASM_FORMAT);
+        let export = serde_json::to_value(&export).unwrap_or_default();
+        assert_eq!(export["format"], FORMAT);
         assert_eq!(export["keyId"], store.key_id());
         assert_eq!(export["tokens"][0]["id"], live.id.as_str());
         assert_eq!(export["tokens"][0]["digest"], hex::encode(live.digest));

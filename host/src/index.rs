@@ -1,12 +1,19 @@
-//! The in-memory token index: live (unrevoked) tokens by keyed digest, so a request
-//! never touches SQLite to find its token. `set` and `delete` update it at once.
+//! The in-memory token index: live tokens and the digests of revoked ones, so a request
+//! never touches the database to find its token or to learn that it was revoked.
+//!
+//! Revocation is for ever, so a revoked digest stays a tombstone: nothing (a refresh that
+//! read the token just before it was revoked, say) can make it live again.
 
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::token::Digest;
+use tokengate_core::tokens::{TokenTable, TokenView, stored_line};
 
-/// What the gateway knows about a live token (never its value).
+use crate::policy::{PolicyToken, RulesRef, TokenState};
+use crate::token::{Digest, digests_equal};
+
+/// What the gateway knows about a token (never its value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     /// Opaque random id.
@@ -34,82 +41,190 @@ pub struct Token {
 impl Token {
     /// The restriction line `n` (1-based) as stored.
     pub fn line(&self, n: u32) -> Option<&str> {
-        let index = usize::try_from(n).ok()?.checked_sub(1)?;
-        self.limit_to.split('\n').nth(index)
+        stored_line(&self.limit_to, n)
     }
 }
 
-/// Live tokens by digest.
-#[derive(Debug, Default)]
-pub struct TokenIndex {
-    by_digest: RwLock<HashMap<Digest, Arc<Token>>>,
+/// A live token and what the policy threads learnt about it.
+#[derive(Debug)]
+pub struct Live {
+    token: Token,
+    state: TokenState,
 }
 
-impl TokenIndex {
-    /// An index of `tokens`.
-    pub fn new(tokens: impl IntoIterator<Item = Token>) -> Self {
-        let by_digest = tokens
-            .into_iter()
-            .map(|token| (token.digest, Arc::new(token)))
-            .collect();
+impl Live {
+    /// A live token with nothing learnt yet.
+    pub fn new(token: Token) -> Self {
         Self {
-            by_digest: RwLock::new(by_digest),
+            token,
+            state: TokenState::default(),
+        }
+    }
+}
+
+impl Deref for Live {
+    type Target = Token;
+    fn deref(&self) -> &Token {
+        &self.token
+    }
+}
+
+impl PolicyToken for Live {
+    fn rules(&self) -> RulesRef<'_> {
+        RulesRef {
+            id: &self.token.id,
+            limit_to: &self.token.limit_to,
+            ip: &self.token.ip,
         }
     }
 
-    /// The live token with this digest. The map key is a keyed digest the client
-    /// cannot predict, so the lookup's timing tells nothing; the final comparison
-    /// is constant-time all the same.
-    pub fn find(&self, digest: &Digest) -> Option<Arc<Token>> {
-        let map = self
-            .by_digest
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.get(digest)
-            .filter(|token| crate::token::digests_equal(&token.digest, digest))
+    fn state(&self) -> &TokenState {
+        &self.state
+    }
+}
+
+impl TokenView for Live {
+    fn id(&self) -> &str {
+        &self.token.id
+    }
+    fn user(&self) -> Option<&str> {
+        self.token.user.as_deref()
+    }
+    fn valid_until(&self) -> Option<i64> {
+        self.token.valid_until
+    }
+    fn line(&self, n: u32) -> Option<&str> {
+        self.token.line(n)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    live: HashMap<Digest, Arc<Live>>,
+    /// Revoked token ids by digest.
+    revoked: HashMap<Digest, String>,
+}
+
+/// Live tokens and revoked digests.
+#[derive(Debug, Default)]
+pub struct TokenIndex {
+    tables: RwLock<Tables>,
+}
+
+impl TokenIndex {
+    /// An index of `live` tokens and `revoked` (id, digest) pairs.
+    pub fn new(live: impl IntoIterator<Item = Token>, revoked: Vec<(String, Digest)>) -> Self {
+        let revoked: HashMap<Digest, String> = revoked
+            .into_iter()
+            .map(|(id, digest)| (digest, id))
+            .collect();
+        let live = live
+            .into_iter()
+            .filter(|token| !revoked.contains_key(&token.digest))
+            .map(|token| (token.digest, Arc::new(Live::new(token))))
+            .collect();
+        Self {
+            tables: RwLock::new(Tables { live, revoked }),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
+        self.tables.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
+        self.tables.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The live token with this digest. The map key is a keyed digest the client cannot
+    /// predict, so the lookup's timing tells nothing; the final comparison is constant-time
+    /// all the same.
+    pub fn find(&self, digest: &Digest) -> Option<Arc<Live>> {
+        self.read()
+            .live
+            .get(digest)
+            .filter(|live| digests_equal(&live.digest, digest))
             .cloned()
     }
 
-    /// Adds a new token.
-    pub fn insert(&self, token: Arc<Token>) {
-        let mut map = self
-            .by_digest
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.insert(token.digest, token);
+    /// The id of the revoked token with this digest.
+    pub fn revoked(&self, digest: &Digest) -> Option<String> {
+        self.read().revoked.get(digest).cloned()
     }
 
-    /// Removes a token; the next request that presents it is refused.
-    pub fn remove(&self, digest: &Digest) -> Option<Arc<Token>> {
-        let mut map = self
-            .by_digest
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.remove(digest)
+    /// Adds a live token, unless its digest was revoked (then it stays refused).
+    pub fn insert(&self, token: Token) -> Option<Arc<Live>> {
+        let mut tables = self.write();
+        if tables.revoked.contains_key(&token.digest) {
+            return None;
+        }
+        if let Some(live) = tables.live.get(&token.digest) {
+            return Some(Arc::clone(live));
+        }
+        let live = Arc::new(Live::new(token));
+        tables.live.insert(live.digest, Arc::clone(&live));
+        Some(live)
     }
 
-    /// Replaces every token (after another process changed the store).
-    pub fn replace(&self, tokens: impl IntoIterator<Item = Token>) {
-        let fresh: HashMap<Digest, Arc<Token>> = tokens
-            .into_iter()
-            .map(|token| (token.digest, Arc::new(token)))
-            .collect();
-        *self
-            .by_digest
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = fresh;
+    /// Revokes a token: the next request that presents it is refused as `revoked`.
+    pub fn revoke(&self, digest: Digest, id: &str) -> Option<Arc<Live>> {
+        let mut tables = self.write();
+        tables.revoked.insert(digest, id.to_owned());
+        tables.live.remove(&digest)
     }
 
     /// Number of live tokens.
     pub fn len(&self) -> usize {
-        self.by_digest
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.read().live.len()
     }
 
     /// Whether no token is live.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl TokenTable for TokenIndex {
+    type Token = Arc<Live>;
+
+    fn live(&self, digest: &Digest) -> Option<Arc<Live>> {
+        self.find(digest)
+    }
+
+    fn revoked(&self, digest: &Digest) -> Option<String> {
+        TokenIndex::revoked(self, digest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(id: &str, digest: u8) -> Token {
+        Token {
+            id: id.into(),
+            digest: [digest; 32],
+            hint: String::new(),
+            label: id.into(),
+            user: None,
+            limit_to: String::new(),
+            ip: String::new(),
+            valid_until: None,
+            date_created: 0,
+            created_by: None,
+        }
+    }
+
+    #[test]
+    fn a_revoked_token_is_never_live_again() {
+        let index = TokenIndex::new([token("a", 1)], Vec::new());
+        assert!(index.find(&[1; 32]).is_some());
+        // A refresh that read the token before its revocation inserts it after.
+        assert!(index.revoke([1; 32], "a").is_some());
+        assert!(index.insert(token("a", 1)).is_none());
+        assert!(index.find(&[1; 32]).is_none());
+        assert_eq!(index.revoked(&[1; 32]).as_deref(), Some("a"));
+        let loaded = TokenIndex::new([token("b", 2)], vec![("b".into(), [2; 32])]);
+        assert!(loaded.is_empty());
     }
 }

@@ -8,19 +8,21 @@
 
 pub mod admin;
 pub mod audit;
-pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod export;
+mod finish;
 pub mod gateway;
 pub mod health;
 pub mod index;
 pub mod metrics;
+mod pipeline;
 pub mod policy;
 pub mod proxy;
 pub mod rate;
 pub mod response;
+mod router;
 pub mod server;
 pub mod store;
 pub mod token;

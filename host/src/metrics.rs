@@ -47,10 +47,13 @@ impl Histogram {
 
 #[derive(Debug, Default)]
 struct State {
-    requests: BTreeMap<(String, String), u64>,
+    requests: BTreeMap<(&'static str, &'static str), u64>,
     upstream_errors: BTreeMap<&'static str, u64>,
     latency: Histogram,
     audit_commit: Histogram,
+    audit_records: u64,
+    audit_commits: u64,
+    completions_dropped: u64,
 }
 
 /// The gateway's metrics.
@@ -65,18 +68,23 @@ impl Metrics {
     }
 
     /// One answered request: its decision, reason and latency.
-    pub fn observe_request(&self, decision: &str, reason: &str, latency: Duration) {
+    pub fn observe_request(&self, decision: &'static str, reason: &'static str, latency: Duration) {
         let mut state = self.state();
-        *state
-            .requests
-            .entry((decision.to_owned(), reason.to_owned()))
-            .or_default() += 1;
+        *state.requests.entry((decision, reason)).or_default() += 1;
         state.latency.observe(latency);
     }
 
-    /// One audit commit (a batch).
-    pub fn observe_audit_commit(&self, latency: Duration) {
-        self.state().audit_commit.observe(latency);
+    /// One audit commit of `records` records and completions.
+    pub fn observe_audit_commit(&self, latency: Duration, records: usize) {
+        let mut state = self.state();
+        state.audit_commit.observe(latency);
+        state.audit_commits += 1;
+        state.audit_records += u64::try_from(records).unwrap_or(u64::MAX);
+    }
+
+    /// A completion (upstream status and latency) dropped because the audit queue was full.
+    pub fn completion_dropped(&self) {
+        self.state().completions_dropped += 1;
     }
 
     /// One failed upstream exchange (`connect`, `timeout`, `other`).
@@ -119,6 +127,18 @@ impl Metrics {
             &mut out,
             "tokengate_audit_commit_duration_seconds",
             "Time to commit one batch of audit records.",
+        );
+        let _ = writeln!(
+            out,
+            "# HELP tokengate_audit_commits_total Audit batches committed.\n\
+             # TYPE tokengate_audit_commits_total counter\ntokengate_audit_commits_total {}\n\
+             # HELP tokengate_audit_writes_total Audit records and completions committed.\n\
+             # TYPE tokengate_audit_writes_total counter\ntokengate_audit_writes_total {}\n\
+             # HELP tokengate_audit_completions_dropped_total Upstream statuses not recorded \
+             because the audit queue was full.\n\
+             # TYPE tokengate_audit_completions_dropped_total counter\n\
+             tokengate_audit_completions_dropped_total {}",
+            state.audit_commits, state.audit_records, state.completions_dropped
         );
         let _ = writeln!(
             out,

@@ -1,7 +1,8 @@
 //! Forwarding to the one configured upstream: the checked path and query exactly,
 //! hop-by-hop headers removed both ways, the client's credential replaced by the
-//! identity header, `X-Forwarded-*` set, bodies streamed (the request's up to a
-//! bound), redirects relayed.
+//! identity header, twins of the headers the gateway sets dropped, cookies of token
+//! requests stripped (unless configured), `X-Forwarded-*` set, bodies streamed (the
+//! request's up to a bound), redirects relayed.
 
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -22,8 +23,11 @@ use ipnet::IpNet;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
+use tokengate_core::audit::Reason;
+use tokengate_core::headers::{COOKIE, SET_COOKIE, is_twin};
+
 use crate::config::{Config, Secret, Upstream};
-use crate::response::{Body, BoxError, GatewayError};
+use crate::response::{Body, BoxError, Refusal};
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -68,14 +72,14 @@ pub enum UpstreamFailure {
 }
 
 impl UpstreamFailure {
-    /// The metrics and audit name.
-    pub fn as_str(self) -> &'static str {
+    /// The metrics and audit reason.
+    pub fn reason(self) -> Reason {
         match self {
-            Self::Connect => "upstream-connect",
-            Self::Timeout => "upstream-timeout",
-            Self::Other => "upstream-error",
-            Self::BodyTooLarge => "body-too-large",
-            Self::BodyUnreadable => "body-unreadable",
+            Self::Connect => Reason::UpstreamConnect,
+            Self::Timeout => Reason::UpstreamTimeout,
+            Self::Other => Reason::UpstreamError,
+            Self::BodyTooLarge => Reason::BodyTooLarge,
+            Self::BodyUnreadable => Reason::BodyUnreadable,
         }
     }
 
@@ -84,14 +88,14 @@ impl UpstreamFailure {
         matches!(self, Self::Connect | Self::Timeout | Self::Other)
     }
 
-    /// The response error.
-    pub fn error(self) -> GatewayError {
+    /// The answer to the client.
+    pub fn refusal(self) -> Refusal {
         match self {
-            Self::Timeout => GatewayError::GatewayTimeout,
-            Self::Connect | Self::Other => GatewayError::BadGateway,
-            Self::BodyTooLarge => GatewayError::PayloadTooLarge,
+            Self::Timeout => Refusal::GatewayTimeout,
+            Self::Connect | Self::Other => Refusal::BadGateway,
+            Self::BodyTooLarge => Refusal::PayloadTooLarge,
             Self::BodyUnreadable => {
-                GatewayError::BadRequest("the request body could not be read".into())
+                Refusal::BadRequest("the request body could not be read".into())
             }
         }
     }
@@ -117,6 +121,7 @@ pub struct Proxy {
     trusted_proxies: Arc<[IpNet]>,
     listener_scheme: &'static str,
     body_limit: u64,
+    pass_cookies: bool,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -179,6 +184,7 @@ impl Proxy {
                 "http"
             },
             body_limit: config.forward_body_limit,
+            pass_cookies: config.pass_cookies,
         })
     }
 
@@ -187,32 +193,17 @@ impl Proxy {
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 
-    /// The client address: the peer, unless the peer is a trusted proxy; then the
-    /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+    /// The client address (see `tokengate_core::client`).
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         if !self.is_trusted(peer) {
             return peer;
         }
-        let mut client = peer;
-        let entries: Vec<&str> = headers
+        let forwarded: Vec<&[u8]> = headers
             .get_all(&X_FORWARDED_FOR)
             .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
+            .map(HeaderValue::as_bytes)
             .collect();
-        for entry in entries.iter().rev() {
-            match entry.trim().parse::<IpAddr>() {
-                Ok(ip) => {
-                    client = ip;
-                    if !self.is_trusted(ip) {
-                        break;
-                    }
-                }
-                // An entry we cannot read ends the chain we can believe.
-                Err(_) => break,
-            }
-        }
-        client
+        tokengate_core::client::client_ip(peer, &forwarded, &self.trusted_proxies)
     }
 
     /// Whether the request declares a body longer than the forwarding limit (refused
@@ -256,7 +247,20 @@ impl Proxy {
         strip_hop_by_hop(headers);
         headers.remove(header::HOST);
         headers.remove(&self.identity_header);
+        let identity_header = self.identity_header.as_str();
+        let twins: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| is_twin(name.as_str(), identity_header))
+            .cloned()
+            .collect();
+        for twin in twins {
+            headers.remove(twin);
+        }
+        let strip_cookies = matches!(identity, Identity::User(_)) && !self.pass_cookies;
         if let Identity::User(user) = identity {
+            if strip_cookies {
+                headers.remove(COOKIE);
+            }
             headers.remove(header::AUTHORIZATION);
             let value =
                 HeaderValue::from_bytes(user.as_bytes()).map_err(|_| UpstreamFailure::Other)?;
@@ -298,6 +302,9 @@ impl Proxy {
             parts.headers.remove(header::CONTENT_LENGTH);
         }
         strip_hop_by_hop(&mut parts.headers);
+        if strip_cookies {
+            parts.headers.remove(SET_COOKIE);
+        }
         Ok(Response::from_parts(
             parts,
             body.map_err(BoxedError::from).boxed_unsync(),

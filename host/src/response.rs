@@ -1,13 +1,12 @@
-//! Responses the gateway writes itself: the body type, JSON bodies and the one
-//! function that turns every refusal or failure into its HTTP status.
-//!
-//! Each error knows where it came from (client, token, upstream, gateway), so the
-//! status is decided here and nowhere else.
+//! Responses the gateway writes itself: the body type, JSON bodies, and refusals, whose
+//! status, headers and body the shared core decides (`tokengate_core::refusal`).
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
+
+pub use tokengate_core::refusal::{LocalResponse, Refusal, retry_after_secs};
 
 use crate::config::AuthMode;
 
@@ -32,6 +31,9 @@ pub enum ReadError {
     /// The client's stream failed.
     #[error("reading the body: {0}")]
     Stream(String),
+    /// The whole body did not arrive in time.
+    #[error("the body did not arrive within {0:?}")]
+    Timeout(std::time::Duration),
 }
 
 /// Reads a whole body of at most `limit` bytes. (Hand-written rather than
@@ -51,9 +53,16 @@ pub async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, ReadErr
     Ok(buffer.freeze())
 }
 
-/// A `Retry-After` value: whole seconds, rounded up.
-pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+/// [`read_limited`] within `deadline` for the whole body: a client sending a byte every
+/// few seconds cannot hold its connection for minutes.
+pub async fn read_within(
+    body: Body,
+    limit: usize,
+    deadline: std::time::Duration,
+) -> Result<Bytes, ReadError> {
+    tokio::time::timeout(deadline, read_limited(body, limit))
+        .await
+        .unwrap_or(Err(ReadError::Timeout(deadline)))
 }
 
 /// A JSON response.
@@ -67,105 +76,21 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     response
 }
 
-/// Why the gateway answers a request itself with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum GatewayError {
-    /// Any authentication failure; the precise reason goes to the audit log only.
-    #[error("authentication failed")]
-    Unauthenticated,
-    /// A valid token that may not do this (no hint of which rule).
-    #[error("this token is not allowed to access this resource")]
-    Forbidden,
-    /// A request target that servers would read differently.
-    #[error("the request target is not accepted: {0}")]
-    BadTarget(String),
-    /// A malformed request (framing, JSON, parameters).
-    #[error("{0}")]
-    BadRequest(String),
-    /// Token texts the policy refused, one message per problem.
-    #[error("the token is not valid")]
-    Invalid(Vec<String>),
-    /// Not an admin endpoint.
-    #[error("not found")]
-    NotFound,
-    /// Wrong method for an admin endpoint.
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    /// A body larger than the configured bound.
-    #[error("the request body is too large")]
-    PayloadTooLarge,
-    /// The token's rate limit is exhausted.
-    #[error("rate limit exceeded")]
-    RateLimited {
-        /// Seconds until a request will be admitted.
-        retry_after_secs: u64,
-    },
-    /// Too many failed authentications from the client's address.
-    #[error("too many failed authentications from this address")]
-    TooManyFailures {
-        /// Seconds until a request will be looked at again.
-        retry_after_secs: u64,
-    },
-    /// The policy, audit log or store failed: fail closed.
-    #[error("the gateway cannot decide right now")]
-    Unavailable,
-    /// The upstream could not be reached or answered badly.
-    #[error("the upstream could not be reached")]
-    BadGateway,
-    /// The upstream did not answer in time.
-    #[error("the upstream did not answer in time")]
-    GatewayTimeout,
+/// A refusal as the gateway answers it: the core's status, headers and body.
+pub fn refusal(refusal: &Refusal, auth_mode: AuthMode) -> Response<Body> {
+    local(refusal.response(auth_mode))
 }
 
-impl GatewayError {
-    /// The status this error is answered with.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::BadTarget(_) | Self::BadRequest(_) | Self::Invalid(_) => StatusCode::BAD_REQUEST,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited { .. } | Self::TooManyFailures { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::BadGateway => StatusCode::BAD_GATEWAY,
-            Self::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+/// A response the shared core wrote, as hyper sends it.
+pub fn local(answer: LocalResponse) -> Response<Body> {
+    let mut response = Response::new(full(answer.body));
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (name, value) in answer.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.append(name, value);
         }
     }
-
-    /// The response: `{"status":"error","message":…}` plus the headers the status
-    /// calls for. Every 401 is byte-for-byte the same.
-    pub fn response(&self, auth_mode: AuthMode) -> Response<Body> {
-        let mut body = serde_json::json!({ "status": "error", "message": self.to_string() });
-        if let Self::Invalid(errors) = self {
-            body["errors"] = serde_json::json!(errors);
-            body["message"] = serde_json::json!(errors.join("\n"));
-        }
-        let mut response = json(self.status(), &body);
-        let headers = response.headers_mut();
-        match self {
-            Self::Unauthenticated => {
-                if auth_mode.basic() {
-                    headers.append(
-                        WWW_AUTHENTICATE,
-                        HeaderValue::from_static("Basic realm=\"tokengate\", charset=\"UTF-8\""),
-                    );
-                }
-                if auth_mode.bearer() {
-                    headers.append(
-                        WWW_AUTHENTICATE,
-                        HeaderValue::from_static("Bearer realm=\"tokengate\""),
-                    );
-                }
-            }
-            Self::RateLimited { retry_after_secs } | Self::TooManyFailures { retry_after_secs } => {
-                headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-            }
-            _ => {}
-        }
-        response
-    }
+    response
 }

@@ -18,10 +18,11 @@ use crate::response::{Body, full};
 pub const PREFIX: &str = "/tokengate";
 
 /// Scripts and styles from this origin only, no inline code; `'wasm-unsafe-eval'`
-/// lets the page compile the component; requests only to this gateway.
+/// lets the page (and its worker, which gets this header with its script) compile
+/// the component; workers only from this origin; requests only to this gateway.
 const POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
-    style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; \
-    frame-ancestors 'none'; base-uri 'none'";
+    worker-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+    form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 const HTML: &str = "text/html; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
@@ -40,6 +41,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ),
     ("admin.js", JS, include_bytes!("../../web/admin.js")),
     ("loader.js", JS, include_bytes!("../../web/loader.js")),
+    (
+        "policy-runner.js",
+        JS,
+        include_bytes!("../../web/policy-runner.js"),
+    ),
+    (
+        "policy-worker.js",
+        JS,
+        include_bytes!("../../web/policy-worker.js"),
+    ),
     ("component.js", JS, include_bytes!("../../web/component.js")),
     ("sha256.js", JS, include_bytes!("../../web/sha256.js")),
     ("state.js", JS, include_bytes!("../../web/state.js")),
@@ -115,6 +126,7 @@ mod tests {
         assert_eq!(header(&index, CONTENT_TYPE), HTML);
         assert!(header(&index, CONTENT_SECURITY_POLICY).contains("'wasm-unsafe-eval'"));
         assert!(!header(&index, CONTENT_SECURITY_POLICY).contains("unsafe-inline"));
+        assert!(header(&index, CONTENT_SECURITY_POLICY).contains("worker-src 'self'"));
         assert_eq!(header(&index, X_CONTENT_TYPE_OPTIONS), "nosniff");
         assert_eq!(body(index).await, include_bytes!("../../web/index.html"));
 

@@ -33,6 +33,8 @@ fn main() -> Result<()> {
         "policy/proxy-wasm/README.md",
         "wit",
         "Cargo.lock",
+        // The guest's `wasm` profile.
+        "Cargo.toml",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }

@@ -2,12 +2,13 @@
 //! Recognising them at the end of a line, and checking them against a request.
 
 use crate::json_path;
+use crate::limits::MAX_CONDITION_VALUES;
 use crate::pattern::{Pattern, Share};
 
 /// What a condition looks at.
 #[derive(Debug, Clone)]
 pub(crate) enum Subject {
-    /// Every decoded value of the query parameter with this decoded name.
+    /// Every decoded value of the query parameter with this decoded name; all must match.
     QueryParam(String),
     /// The scalar at this path of the JSON body.
     JsonData(Vec<String>),
@@ -29,6 +30,11 @@ pub(crate) struct Inputs<'a> {
     body: Option<&'a str>,
     json_paths: &'a [Vec<String>],
     found: Option<Option<Vec<Option<String>>>>,
+    /// The most bytes a condition reads (the token's share of `CONDITION_WORK_BUDGET`).
+    max_bytes: usize,
+    /// The first condition that did not hold because its input was over a bound, and why:
+    /// a sentence for the deny detail, so an administrator sees it was not a mismatch.
+    pub(crate) unread: Option<String>,
 }
 
 impl<'a> Inputs<'a> {
@@ -36,12 +42,15 @@ impl<'a> Inputs<'a> {
         query_pairs: &'a [(String, String)],
         body: Option<&'a str>,
         json_paths: &'a [Vec<String>],
+        max_bytes: usize,
     ) -> Self {
         Inputs {
             query_pairs,
             body,
             json_paths,
             found: None,
+            max_bytes,
+            unread: None,
         }
     }
 
@@ -57,19 +66,74 @@ impl<'a> Inputs<'a> {
     }
 }
 
+/// Why a condition's input was not read: it is larger than a condition reads.
+enum Unread {
+    /// More than `MAX_CONDITION_VALUES` values of the parameter.
+    Values(usize),
+    /// More bytes to match than the token's conditions read: how many, and the bound.
+    Bytes(usize, usize),
+}
+
 impl Condition {
-    /// Whether the condition holds: any value of the parameter matches, or the JSON scalar
-    /// matches. An absent parameter, a missing node or a non-JSON body does not.
+    /// Whether the condition holds. `[QueryParam::…]`: the parameter is present and EVERY
+    /// value of it matches, so no upstream reading a repeated parameter (the first value,
+    /// the last, or all) acts on a value the condition did not admit. `[JsonData::…]`: the
+    /// scalar matches. An absent parameter, a missing node or a non-JSON body does not hold,
+    /// nor does an input over the bounds of `limits` (recorded in `inputs.unread`).
     pub(crate) fn holds(&self, inputs: &mut Inputs<'_>) -> bool {
-        match &self.subject {
-            Subject::QueryParam(name) => inputs
-                .query_pairs
-                .iter()
-                .any(|(n, v)| n == name && self.pattern.matches(v)),
-            Subject::JsonData(path) => inputs
-                .json_text(path)
-                .is_some_and(|text| self.pattern.matches(text)),
+        let max_bytes = inputs.max_bytes;
+        let checked = match &self.subject {
+            Subject::QueryParam(name) => {
+                self.every_value_matches(name, inputs.query_pairs, max_bytes)
+            }
+            Subject::JsonData(path) => match inputs.json_text(path) {
+                None => Ok(false),
+                Some(text) if text.len() > max_bytes => Err(Unread::Bytes(text.len(), max_bytes)),
+                Some(text) => Ok(self.pattern.matches(text)),
+            },
+        };
+        checked.unwrap_or_else(|unread| {
+            if inputs.unread.is_none() {
+                inputs.unread = Some(self.unread_sentence(&unread));
+            }
+            false
+        })
+    }
+
+    /// The bounds are checked before any value is matched, so a request over them costs
+    /// one pass over the pairs whatever the regex.
+    fn every_value_matches(
+        &self,
+        name: &str,
+        pairs: &[(String, String)],
+        max_bytes: usize,
+    ) -> Result<bool, Unread> {
+        let values = || pairs.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+        let (count, bytes) = values().fold((0usize, 0usize), |(count, bytes), v| {
+            (count + 1, bytes.saturating_add(v.len()))
+        });
+        if count > MAX_CONDITION_VALUES {
+            return Err(Unread::Values(count));
         }
+        if bytes > max_bytes {
+            return Err(Unread::Bytes(bytes, max_bytes));
+        }
+        Ok(count > 0 && values().all(|v| self.pattern.matches(v)))
+    }
+
+    /// Names the condition (the token's text) and the bound, never the request's values,
+    /// which may hold secrets.
+    fn unread_sentence(&self, unread: &Unread) -> String {
+        let over = match unread {
+            Unread::Values(count) => format!(
+                "the request has {count} values of its parameter, over the \
+                 {MAX_CONDITION_VALUES} a condition reads"
+            ),
+            Unread::Bytes(bytes, max_bytes) => format!(
+                "its input is {bytes} bytes, over the {max_bytes} this token's conditions read"
+            ),
+        };
+        format!("the condition {} was not checked: {over}", self.text)
     }
 }
 

@@ -2,10 +2,10 @@
 //! mode: one parser for the gateway and the proxy-wasm filter, so both read a header alike.
 
 use base64::Engine as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Which `Authorization` schemes carry tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {
     /// `Basic base64(USER:TOKEN)` only.

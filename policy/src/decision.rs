@@ -1,18 +1,26 @@
-//! The decision on one request: expiry, user binding, IP, scope, then restriction lines.
+//! The decision on one request: method, expiry, user binding, IP, scope, restriction lines.
 //! The first check that fails names the reason; an allowed request says who it runs as.
 
 use crate::condition::Inputs;
 use crate::facts::{AuthScheme, RequestFacts, Settings, TokenFacts};
 use crate::ip::IpRefusal;
+use crate::methods::{self, REST_METHODS};
 use crate::rules::Rules;
+use crate::user_name::check_user_name;
 
 /// Machine-readable reasons for a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DenyReason {
+    /// The method is not one REST APIs use, in HTTP's exact case
+    /// ([`is_rest_method`](crate::methods::is_rest_method)).
+    MethodNotAllowed,
     /// `now >= valid_until`.
     Expired,
     /// Basic credential with an empty user name.
     MissingUser,
+    /// The presented user name (Basic) or the token's user (Bearer) breaks the rule of
+    /// [`check_user_name`](crate::user_name::check_user_name).
+    BadUserName,
     /// The presented user is not the token's user.
     UserMismatch,
     /// Bearer needs a token bound to a user.
@@ -29,8 +37,10 @@ impl DenyReason {
     /// The kebab-case name used in vectors and audit records, e.g. `no-matching-rule`.
     pub fn as_str(self) -> &'static str {
         match self {
+            DenyReason::MethodNotAllowed => "method-not-allowed",
             DenyReason::Expired => "expired",
             DenyReason::MissingUser => "missing-user",
+            DenyReason::BadUserName => "bad-user-name",
             DenyReason::UserMismatch => "user-mismatch",
             DenyReason::BearerNeedsUser => "bearer-needs-user",
             DenyReason::IpNotAllowed => "ip-not-allowed",
@@ -75,18 +85,35 @@ fn deny(reason: DenyReason, detail: impl Into<String>) -> Decision {
 }
 
 impl Rules {
-    /// The decision, in order: expiry, user binding, IP, scope, lines.
+    /// The decision, in order: method, expiry, user binding, IP, scope, lines.
+    ///
+    /// Method first: a method no REST API uses is refused whatever the credentials, as hosts
+    /// refuse it for requests without a token, so the answer says nothing about the token.
     ///
     /// User binding: Bearer needs a bound token and runs as its user; Basic needs a
     /// non-empty user name, which must equal a bound token's user exactly (case-sensitive)
     /// and is the user an unbound token runs as. A token bound to the empty name counts as
-    /// unbound.
+    /// unbound. The user a request would run as (and a presented Basic name) must pass
+    /// [`check_user_name`].
+    ///
+    /// Details never repeat the presented user name: a client that swaps user and token
+    /// presents the token there, and the detail goes to the audit log.
     pub fn decide(
         &self,
         token: &TokenFacts,
         request: &RequestFacts,
         settings: &Settings,
     ) -> Decision {
+        if !methods::is_rest_method(&request.method) {
+            return deny(
+                DenyReason::MethodNotAllowed,
+                format!(
+                    "the method {:?} is not one REST APIs use ({})",
+                    method_for_detail(&request.method),
+                    REST_METHODS.join(" ")
+                ),
+            );
+        }
         if let Some(valid_until) = token.valid_until
             && request.now_ms >= valid_until
         {
@@ -106,7 +133,15 @@ impl Rules {
                     "a Bearer token must be bound to a user",
                 );
             }
-            (AuthScheme::Bearer, Some(user)) => user,
+            (AuthScheme::Bearer, Some(user)) => {
+                if let Err(rule) = check_user_name(user) {
+                    return deny(
+                        DenyReason::BadUserName,
+                        format!("the token's user name breaks the rule: {rule}"),
+                    );
+                }
+                user
+            }
             (AuthScheme::Basic, bound) => {
                 let presented = request.presented_user.as_deref().unwrap_or("");
                 if presented.is_empty() {
@@ -115,12 +150,18 @@ impl Rules {
                         "the Basic credential has no user name",
                     );
                 }
+                if let Err(rule) = check_user_name(presented) {
+                    return deny(
+                        DenyReason::BadUserName,
+                        format!("the presented user name breaks the rule: {rule}"),
+                    );
+                }
                 if let Some(user) = bound
                     && user != presented
                 {
                     return deny(
                         DenyReason::UserMismatch,
-                        format!("the token is bound to \"{user}\", not \"{presented}\""),
+                        format!("the token is bound to \"{user}\", not to the presented user"),
                     );
                 }
                 presented
@@ -154,6 +195,7 @@ impl Rules {
             &request.target.query_pairs,
             request.body.as_deref(),
             &self.json_paths,
+            self.condition_bytes,
         );
         let url = &request.target.url;
         let url_matches = self.url_set.as_ref().map(|set| set.matching(url));
@@ -169,11 +211,25 @@ impl Rules {
                 user: user.to_string(),
                 line: Some(rule.number),
             }),
-            None => deny(
-                DenyReason::NoMatchingRule,
-                format!("no restriction line matches {} {url}", request.method),
-            ),
+            None => {
+                let mut detail = format!("no restriction line matches {} {url}", request.method);
+                if let Some(unread) = inputs.unread {
+                    detail.push_str("; ");
+                    detail.push_str(&unread);
+                }
+                deny(DenyReason::NoMatchingRule, detail)
+            }
         }
+    }
+}
+
+/// A method for a detail: methods are not secrets (the audit record holds the method), but
+/// one that no REST API uses may be anything, so only its start is kept.
+fn method_for_detail(method: &str) -> String {
+    const KEPT: usize = 24;
+    match method.char_indices().nth(KEPT) {
+        Some((cut, _)) => format!("{}…", &method[..cut]),
+        None => method.to_string(),
     }
 }
 
@@ -260,5 +316,100 @@ mod tests {
                 .map(|c| c.line);
             assert_eq!(format!("allow u {first:?}"), expected);
         }
+    }
+
+    fn detail(decision: Decision) -> String {
+        match decision {
+            Decision::Allow(a) => panic!("allowed: {a:?}"),
+            Decision::Deny(d) => format!("{}: {}", d.reason.as_str(), d.detail),
+        }
+    }
+
+    #[test]
+    fn details_never_repeat_the_presented_user() {
+        // A client that swaps user and token presents the token as the user name.
+        let swapped = "tgk_0123456789abcdefghijklmnopqrstuvwxyz";
+        let bound = TokenFacts {
+            user: Some("alice".to_string()),
+            valid_until: None,
+        };
+        let r = rules("");
+        for (token, presented) in [
+            (&bound, swapped.to_string()),
+            (&bound, format!("{swapped} ")),
+            (&TokenFacts::default(), format!("{swapped}\r")),
+            (&TokenFacts::default(), format!(" {swapped}")),
+        ] {
+            let req = request(AuthScheme::Basic, Some(&presented), "GET", "/rest/api");
+            let text = detail(r.decide(token, &req, &Settings::default()));
+            assert!(!text.contains("tgk_"), "{text}");
+            assert!(
+                text.starts_with("user-mismatch") || text.starts_with("bad-user-name"),
+                "{text}"
+            );
+        }
+        let req = request(AuthScheme::Basic, Some(swapped), "GET", "/rest/api");
+        let text = detail(r.decide(&bound, &req, &Settings::default()));
+        assert!(
+            text.contains("\"alice\""),
+            "the bound user may be named: {text}"
+        );
+    }
+
+    #[test]
+    fn bad_user_names_say_which_rule() {
+        let r = rules("");
+        let req = request(AuthScheme::Basic, Some("bob\u{0}"), "GET", "/rest/api");
+        let text = detail(r.decide(&TokenFacts::default(), &req, &Settings::default()));
+        assert!(text.contains("control characters"), "{text}");
+        let token = TokenFacts {
+            user: Some("admin ".to_string()),
+            valid_until: None,
+        };
+        let req = request(AuthScheme::Bearer, None, "GET", "/rest/api");
+        let text = detail(r.decide(&token, &req, &Settings::default()));
+        assert!(text.starts_with("bad-user-name"), "{text}");
+        assert!(text.contains("whitespace"), "{text}");
+    }
+
+    #[test]
+    fn a_refused_method_is_named_briefly() {
+        let r = rules("");
+        let long = "X".repeat(100);
+        for (method, shown) in [
+            ("TRACE", "\"TRACE\""),
+            (&long, "\"XXXXXXXXXXXXXXXXXXXXXXXX…\""),
+        ] {
+            let req = request(AuthScheme::Basic, Some("u"), method, "/rest/api");
+            let text = detail(r.decide(&TokenFacts::default(), &req, &Settings::default()));
+            assert!(text.starts_with("method-not-allowed"), "{text}");
+            assert!(text.contains(shown), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_unread_condition_is_named_in_the_detail() {
+        let r = rules(".*/rest/api/content[QueryParam::q==a*]");
+        let many = vec!["q=s3cret"; 17].join("&");
+        let long = format!("q=s3cret{}", "a".repeat(1100));
+        for (query, why) in [(many, "17 values"), (long, "1106 bytes, over the 1024")] {
+            let target = format!("/rest/api/content?{query}");
+            let req = request(AuthScheme::Basic, Some("u"), "GET", &target);
+            let text = detail(r.decide(&TokenFacts::default(), &req, &Settings::default()));
+            assert!(text.starts_with("no-matching-rule"), "{text}");
+            assert!(
+                text.contains("[QueryParam::q==a*] was not checked"),
+                "{text}"
+            );
+            assert!(text.contains(why), "{text}");
+            assert!(
+                !text.contains("s3cret"),
+                "values are never repeated: {text}"
+            );
+        }
+        // A condition that simply fails adds nothing.
+        let req = request(AuthScheme::Basic, Some("u"), "GET", "/rest/api/content?q=b");
+        let text = detail(r.decide(&TokenFacts::default(), &req, &Settings::default()));
+        assert!(!text.contains("not checked"), "{text}");
     }
 }

@@ -32,13 +32,16 @@ pub struct LineCheck {
 }
 
 impl Rules {
-    /// Per line: which parts matched the request. Only the lines are checked, not expiry,
-    /// user, IP or scope.
+    /// Per line: which parts matched the request. Only the lines are checked, not the
+    /// method's being a REST method, expiry, user, IP or scope: a tag compares methods as
+    /// the decision does (`[get]` refuses `get`), but an untagged line reports `TRACE` as
+    /// matched although the decision refuses it first.
     pub fn explain(&self, request: &RequestFacts) -> Vec<LineCheck> {
         let mut inputs = Inputs::new(
             &request.target.query_pairs,
             request.body.as_deref(),
             &self.json_paths,
+            self.condition_bytes,
         );
         self.rules
             .iter()

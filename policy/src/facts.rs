@@ -46,9 +46,11 @@ pub struct TokenFacts {
 pub struct RequestFacts {
     /// How the token was presented.
     pub scheme: AuthScheme,
-    /// The user name of a Basic credential; `None` for Bearer.
+    /// The user name of a Basic credential; `None` for Bearer. Never repeated in a deny
+    /// detail (it may be a token, swapped with the user).
     pub presented_user: Option<String>,
-    /// The HTTP method as sent (compared case-insensitively).
+    /// The HTTP method as sent, compared case-sensitively as HTTP defines methods (see
+    /// [`methods`](crate::methods)).
     pub method: String,
     /// The canonical target, from [`canonicalize`](crate::canonicalize).
     pub target: CanonicalTarget,

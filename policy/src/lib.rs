@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admit;
 mod condition;
 pub mod credentials;
 mod decision;
@@ -11,12 +12,15 @@ mod ip;
 mod json_path;
 pub mod limits;
 mod lines;
+pub mod methods;
 mod pattern;
 mod problem;
 mod rule;
 mod rules;
 mod target;
+pub mod user_name;
 
+pub use admit::{Admission, RawRequest};
 pub use decision::{Allowed, Decision, Denied, DenyReason};
 pub use explain::{ConditionCheck, LineCheck};
 pub use facts::{AuthScheme, RequestFacts, Scope, Settings, TokenFacts};

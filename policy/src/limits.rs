@@ -44,11 +44,32 @@ pub const TOKEN_REGEX_BUDGET: usize = 80_000;
 /// regex is still stopped before it is built whole.
 pub const BYTES_PER_UNIT_BOUND: usize = 1024;
 
-/// The lazy DFA cache of one regex, in bytes.
+/// The lazy DFA cache of one regex, in bytes, at most; each regex gets an equal share of
+/// what `TOKEN_DFA_BUDGET` leaves after the set's cache.
 ///
-/// The `regex` default is 2 MiB per regex; a token's regexes share one request, so a smaller
-/// cache keeps a 100-line token's memory bounded. URLs are short, so the cache rarely fills.
+/// The `regex` default is 2 MiB per regex. A cache only grows as searches need states, but
+/// a hostile token fills them all: 512 regexes of 256 KiB would be 128 MiB, twice a host's
+/// whole policy instance. So the caches are shared out like the NFA units.
 pub const REGEX_DFA_SIZE_LIMIT: usize = 256 * 1024;
+
+/// A regex whose share is below this runs without a lazy DFA (in the engine's bounded
+/// backtracker or PikeVM: the same answers).
+///
+/// Measured with hostile conditions (`[\x00-\x7f]*a[\x00-\x7f]{9}` on random `a`/`b`
+/// values, `benches/decide.rs`): a small cache fills, is cleared and rebuilt until the
+/// engine gives up on it, which made decisions 2 to 7 times slower than no lazy DFA at all
+/// (18 ms instead of 3.7 ms natively with 48 regexes of 32 KiB each). Only tokens of up to 24
+/// regexes, whose caches hold enough states to pay off, get one.
+pub const REGEX_DFA_MIN_SIZE: usize = 128 * 1024;
+
+/// What the lazy DFA caches of all of a token's regexes (its URL set's included) may hold
+/// together, in bytes. With `TOKEN_REGEX_BUDGET` (about 4 MiB compiled) and `SET_SIZE_LIMIT`
+/// it bounds a token's memory to a fraction of a host's policy instance (64 MiB).
+///
+/// The set takes `SET_DFA_SIZE_LIMIT`; each regex an equal share of the other 3 MiB, at
+/// most `REGEX_DFA_SIZE_LIMIT` and none below `REGEX_DFA_MIN_SIZE`: tokens of up to 12
+/// regexes get 256 KiB each, of 13 to 24 regexes 128 to 236 KiB, larger ones none.
+pub const TOKEN_DFA_BUDGET: usize = 4 * 1024 * 1024;
 
 /// The largest compiled program of the one-pass set of a token's URL regexes, in bytes.
 ///
@@ -57,9 +78,38 @@ pub const REGEX_DFA_SIZE_LIMIT: usize = 256 * 1024;
 /// would be larger still works, line by line.
 pub const SET_SIZE_LIMIT: usize = 4 * 1024 * 1024;
 
-/// The lazy DFA cache of that set, in bytes: one per token, so it may be the `regex`
-/// default of 2 MiB.
-pub const SET_DFA_SIZE_LIMIT: usize = 2 * 1024 * 1024;
+/// The lazy DFA cache of that set, in bytes; part of `TOKEN_DFA_BUDGET`. It sees one URL
+/// per request, so it needs far fewer states than its 1 MiB holds (the `regex` default,
+/// used before, was 2 MiB).
+pub const SET_DFA_SIZE_LIMIT: usize = 1024 * 1024;
+
+/// At most this many values of one query parameter a `[QueryParam::…]` condition reads;
+/// with more, the condition does not hold (fail closed) and the deny detail says why.
+///
+/// Every value must match (see `Condition`), so the cost of a condition grows with the
+/// values; real clients repeat a parameter a few times at most.
+pub const MAX_CONDITION_VALUES: usize = 16;
+
+/// At most this many bytes a condition matches: the decoded values of its query parameter
+/// together, or its JSON scalar. Over it, the condition does not hold (fail closed) and the
+/// deny detail says why. Tokens whose condition regexes are large together read less, see
+/// `CONDITION_WORK_BUDGET`.
+pub const MAX_CONDITION_BYTES: usize = 1024;
+
+/// What all of a token's conditions may cost one decision, in NFA units times bytes
+/// matched: each condition reads at most this divided by the units of all the token's
+/// condition regexes together (and at most `MAX_CONDITION_BYTES`).
+///
+/// Why units: a regex without a lazy DFA (or whose DFA gives up, as that of
+/// `[\x00-\x7f]*a[\x00-\x7f]{9}` on random `a`/`b` text does) runs in the engine's
+/// backtracker or PikeVM at up to its units of work per byte. A fixed byte bound would let
+/// 16 lines of 5000-unit conditions cost 80,000 units per byte read (120 ms natively for
+/// 1 KiB). Measured (`hostile` in `benches/decide.rs`): about 8 ns per unit and byte, so
+/// the costliest request within this budget decides in about 8 ms natively, 12 ms right
+/// after the token was compiled. Ordinary conditions have 10 to 50 units (`ABC` 10,
+/// `body.*` 32, `[A-Z]{1,10}` 44), so tokens with dozens of them still read the whole
+/// `MAX_CONDITION_BYTES`; `[a-zA-Z0-9_-]{1,255}` (2299 units) alone reads 434 bytes.
+pub const CONDITION_WORK_BUDGET: usize = 1_000_000;
 
 /// At most this many addresses and ranges in a token's `ip` text.
 ///

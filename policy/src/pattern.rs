@@ -5,12 +5,12 @@ use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder, SetMatches};
 use regex_automata::nfa::thompson::{self, State};
 
 use crate::limits::{
-    BYTES_PER_UNIT_BOUND, REGEX_DFA_SIZE_LIMIT, REGEX_NEST_LIMIT, REGEX_SIZE_LIMIT,
-    SET_DFA_SIZE_LIMIT, SET_SIZE_LIMIT, TOKEN_REGEX_BUDGET,
+    BYTES_PER_UNIT_BOUND, REGEX_DFA_MIN_SIZE, REGEX_DFA_SIZE_LIMIT, REGEX_NEST_LIMIT,
+    REGEX_SIZE_LIMIT, SET_DFA_SIZE_LIMIT, SET_SIZE_LIMIT, TOKEN_DFA_BUDGET, TOKEN_REGEX_BUDGET,
 };
 
-/// How large one regex of a token may be: an equal share of the token's budget, in NFA
-/// units (see `REGEX_SIZE_LIMIT`).
+/// How large one regex of a token may be: an equal share of the token's budgets, in NFA
+/// units (see `REGEX_SIZE_LIMIT`) and in lazy DFA cache bytes (see `TOKEN_DFA_BUDGET`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Share {
     /// How many regexes the token has (an upper bound).
@@ -28,6 +28,14 @@ impl Share {
     /// The NFA units one regex may have.
     fn units(self) -> usize {
         (TOKEN_REGEX_BUDGET / self.regexes).min(REGEX_SIZE_LIMIT)
+    }
+
+    /// The lazy DFA cache one regex may fill: its share of what the set's cache leaves, or
+    /// none below `REGEX_DFA_MIN_SIZE` (the regex then runs without a lazy DFA).
+    fn dfa_bytes(self) -> usize {
+        let share = (TOKEN_DFA_BUDGET.saturating_sub(SET_DFA_SIZE_LIMIT) / self.regexes)
+            .min(REGEX_DFA_SIZE_LIMIT);
+        if share < REGEX_DFA_MIN_SIZE { 0 } else { share }
     }
 
     /// The bound the compilers' own byte limits get: never reached by a regex within its
@@ -80,6 +88,8 @@ fn units(hir: &regex_syntax::hir::Hir, bytes: usize) -> Option<usize> {
 #[derive(Debug, Clone)]
 pub(crate) struct Pattern {
     regex: Regex,
+    /// Its size in NFA units: what matching one byte costs at most without a lazy DFA.
+    pub(crate) units: usize,
 }
 
 impl Pattern {
@@ -94,20 +104,20 @@ impl Pattern {
             .build()
             .parse(&translated)
             .map_err(|e| syntax_sentence(&e))?;
-        if units(&hir, share.bytes()).is_none_or(|units| units > share.units()) {
-            return Err(share.too_big());
-        }
+        let units = units(&hir, share.bytes())
+            .filter(|&units| units <= share.units())
+            .ok_or_else(|| share.too_big())?;
         let anchored = format!("\\A(?:{translated})\\z");
         let regex = RegexBuilder::new(&anchored)
             .size_limit(share.bytes())
-            .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+            .dfa_size_limit(share.dfa_bytes())
             .nest_limit(REGEX_NEST_LIMIT + 2)
             .build()
             .map_err(|e| match e {
                 regex::Error::CompiledTooBig(_) => share.too_big(),
                 other => format!("invalid regular expression: {other}"),
             })?;
-        Ok(Pattern { regex })
+        Ok(Pattern { regex, units })
     }
 
     /// Whether the whole of `text` matches.

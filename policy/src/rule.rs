@@ -2,10 +2,8 @@
 //! Parsing a line into those parts, and checking each part against a request.
 
 use crate::condition::{self, Condition, Inputs};
+use crate::methods;
 use crate::pattern::{Pattern, Share};
-
-/// The methods a tag may name.
-const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
 /// A compiled restriction line.
 #[derive(Debug, Clone)]
@@ -31,7 +29,7 @@ impl Rule {
     /// Parses and compiles a trimmed, non-blank line; the error is a sentence without the
     /// `line N: ` prefix.
     ///
-    /// A leading `[…]` is a method tag only when it holds method names (case-insensitive,
+    /// A leading `[…]` is a method tag only when it holds method names (written in any case,
     /// separated by `,` or `|`); otherwise it is part of the regex (`[abc].*` is a class).
     /// A tag `[get]` does not admit HEAD: HEAD must be listed.
     pub(crate) fn compile(number: u32, text: &str, share: Share) -> Result<Rule, String> {
@@ -92,11 +90,12 @@ impl Rule {
         })
     }
 
-    /// Whether the tag admits `method`; `None` without a tag.
+    /// Whether the tag admits `method`, compared case-sensitively as HTTP defines methods
+    /// (`[get]` admits `GET`, never `get`); `None` without a tag.
     pub(crate) fn method_holds(&self, method: &str) -> Option<bool> {
         self.methods
             .as_ref()
-            .map(|methods| methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+            .map(|methods| methods.contains(&method))
     }
 }
 
@@ -106,13 +105,7 @@ fn method_tag(text: &str) -> Option<(Vec<&'static str>, &str)> {
     let (inner, rest) = inner_and_rest.split_once(']')?;
     let methods = inner
         .split([',', '|'])
-        .map(|item| {
-            let item = item.trim();
-            METHODS
-                .iter()
-                .copied()
-                .find(|m| m.eq_ignore_ascii_case(item))
-        })
+        .map(|item| methods::tag_method(item.trim()))
         .collect::<Option<Vec<_>>>()?;
     Some((methods, rest))
 }
@@ -139,7 +132,9 @@ mod tests {
         assert_eq!(rule("[get,].*").methods, None);
         assert_eq!(rule("[get] .*").methods, Some(vec!["GET"]));
         let get = rule("[get].*");
-        assert_eq!(get.method_holds("get"), Some(true));
+        assert_eq!(get.method_holds("GET"), Some(true));
+        assert_eq!(get.method_holds("get"), Some(false));
+        assert_eq!(get.method_holds("gEt"), Some(false));
         assert_eq!(get.method_holds("HEAD"), Some(false));
         assert_eq!(rule(".*").method_holds("GET"), None);
     }

@@ -2,7 +2,7 @@
 //! Compiling collects every problem of both texts before giving up.
 
 use crate::ip::IpRules;
-use crate::limits::{MAX_LINE_CHARS, MAX_LINES};
+use crate::limits::{CONDITION_WORK_BUDGET, MAX_CONDITION_BYTES, MAX_LINE_CHARS, MAX_LINES};
 use crate::pattern::{PatternSet, Share};
 use crate::problem::{CompileError, Problem};
 use crate::rule::Rule;
@@ -18,6 +18,8 @@ pub struct Rules {
     pub(crate) ip: IpRules,
     /// Every distinct path the `[JsonData::…]` conditions read, for one walk of the body.
     pub(crate) json_paths: Vec<Vec<String>>,
+    /// How many bytes each condition reads at most (see `CONDITION_WORK_BUDGET`).
+    pub(crate) condition_bytes: usize,
 }
 
 impl Rules {
@@ -38,11 +40,13 @@ impl Rules {
                         json_paths.push(path.clone());
                     }
                 }
+                let condition_bytes = condition_bytes(&rules);
                 Ok(Rules {
                     rules,
                     url_set,
                     ip,
                     json_paths,
+                    condition_bytes,
                 })
             }
             (rules, ip) => Err(CompileError {
@@ -62,6 +66,18 @@ impl Rules {
     pub fn needs_body(&self) -> bool {
         self.rules.iter().any(Rule::needs_body)
     }
+}
+
+/// The bytes each condition of `rules` may read, so that all of them together cost a
+/// decision at most `CONDITION_WORK_BUDGET` (units times bytes), and at most
+/// `MAX_CONDITION_BYTES`.
+fn condition_bytes(rules: &[Rule]) -> usize {
+    let units: usize = rules
+        .iter()
+        .flat_map(|rule| &rule.conditions)
+        .map(|condition| condition.pattern.units)
+        .sum();
+    (CONDITION_WORK_BUDGET / units.max(1)).min(MAX_CONDITION_BYTES)
 }
 
 /// Compiles every non-blank line of a `limitTo` text, or lists every problem.
@@ -119,4 +135,32 @@ pub fn validate_limit_to(text: &str) -> Vec<Problem> {
 /// Checks an `ip` text; empty when valid.
 pub fn validate_ip(text: &str) -> Vec<Problem> {
     IpRules::parse(text).err().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled(limit_to: &str) -> Rules {
+        match Rules::compile(limit_to, "") {
+            Ok(rules) => rules,
+            Err(e) => panic!("{limit_to}: {e}"),
+        }
+    }
+
+    #[test]
+    fn conditions_read_less_when_their_regexes_are_large() {
+        let ordinary = ".*/a[QueryParam::expand==body.*][QueryParam::k==[A-Z]{1,10}]\n\
+                        [post].*/b[JsonData::space.key==(ABC|DEF)]";
+        assert_eq!(compiled(ordinary).condition_bytes, MAX_CONDITION_BYTES);
+        // The vectors' `cond-qp-large-regexes-*` cases rely on 300 < bound < 600.
+        let large = compiled(".*/rest/api/content[QueryParam::q==(?:[a-z]{1,500})+]");
+        assert!(
+            (300..600).contains(&large.condition_bytes),
+            "{}",
+            large.condition_bytes
+        );
+        let units: usize = large.rules[0].conditions[0].pattern.units;
+        assert_eq!(large.condition_bytes, CONDITION_WORK_BUDGET / units);
+    }
 }

@@ -22,7 +22,7 @@ use proxy_wasm_host::abi::v0_2_1::{
 use proxy_wasm_host::{Buffer, Engine, HeaderMap, HeaderMapExt as _, Limits, Module, VecHeaderMap};
 use serde_json::{Value, json};
 use tokengate::config::AuthMode;
-use tokengate::response::GatewayError;
+use tokengate::response::Refusal as GatewayError;
 use tokengate::token::ServerKey;
 use tokengate_policy_artifact::PROXY_WASM_FILTER;
 use tokengate_tests::{
@@ -637,7 +637,7 @@ struct Answer {
 impl Answer {
     /// The gateway's response for `error`.
     fn gateway(error: &GatewayError) -> Result<Self, String> {
-        let response = error.response(AuthMode::Both);
+        let response = tokengate::response::refusal(error, AuthMode::Both);
         let status = u32::from(response.status().as_u16());
         let headers = response
             .headers()
@@ -689,6 +689,8 @@ fn refusals_are_the_gateways_byte_for_byte() -> Result<(), String> {
         br#"{"type":"page","#.to_vec(),
         br#""title":"far too long"}"#.to_vec(),
     ];
+    let mut trace = Send::get("/rest/api/space").basic("admin", TOKEN);
+    trace.headers[0].1 = "TRACE".into();
     let cases = [
         (
             Send::get("/rest/api/space").basic("admin", "not-the-token-at-all"),
@@ -721,6 +723,12 @@ fn refusals_are_the_gateways_byte_for_byte() -> Result<(), String> {
             "target-encoded-slash",
         ),
         (too_large, GatewayError::PayloadTooLarge, "body-too-large"),
+        (trace, GatewayError::MethodNotAllowed, "method-not-allowed"),
+        (
+            Send::get("/rest/api/space").basic(" admin", TOKEN),
+            GatewayError::Unauthenticated,
+            "bad-user-name",
+        ),
     ];
     for (send, error, reason) in cases {
         let sent = filter.send(root, send)?;
@@ -1053,12 +1061,14 @@ async fn the_gateways_export_configures_the_filter() -> Result<(), String> {
         identity_header: http::HeaderName::from_static("x-forwarded-user"),
         admins: Vec::new(),
         passthrough: false,
+        pass_cookies: false,
         body_limit: 1 << 20,
         audit: None,
     };
     let exported = proxy_wasm_config(&store, &settings)
         .await
         .map_err(|e| e.to_string())?;
+    let exported = serde_json::to_value(&exported).map_err(|e| e.to_string())?;
     assert!(
         !exported.to_string().contains(&token),
         "the export must carry digests only"

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokengate::audit::{
-    ALLOW, AuditFilter, AuditLog, AuditRecord, COUNT_CAP, Completion, DENY, Write,
+    ALLOW, AuditFilter, AuditLog, AuditRecord, COUNT_CAP, Completion, DENY, Reason, Write,
 };
 use tokengate::metrics::Metrics;
 use tokengate::store::{KEY_FILE, Location, NewToken, Store, StoreError};
@@ -117,7 +117,7 @@ async fn tokens_are_created_found_listed_and_revoked(subject: Subject) {
     assert_eq!(revoked.map(|t| t.id.clone()), Some(first.id.clone()));
     assert!(store.find(&store.digest(&first_value)).is_none());
     assert_eq!(
-        store.revoked_id(&store.digest(&first_value)).await,
+        store.revoked_id(&store.digest(&first_value)),
         Some(first.id.clone())
     );
     assert!(store.revoke_id(&first.id).await.expect("again").is_none());
@@ -201,7 +201,7 @@ async fn audit_queries_filter_and_page(subject: Subject) {
         record.count_use = false;
         if n % 2 == 0 {
             record.decision = DENY;
-            record.reason = Some("no-matching-rule".into());
+            record.reason = Some(Reason::Denied(tokengate_policy::DenyReason::NoMatchingRule));
             record.user = Some("bob".into());
         }
         batch.push(Write::Append(Box::new(record)));
@@ -224,7 +224,7 @@ async fn audit_queries_filter_and_page(subject: Subject) {
     assert_eq!(total, 10);
     let (rows, total) = query(page(AuditFilter {
         user: Some("bob".into()),
-        decision: Some(DENY.into()),
+        decision: Some(DENY.as_str().into()),
         ..AuditFilter::default()
     }))
     .await;

@@ -100,15 +100,10 @@ struct Component {
 }
 
 impl Runner for Component {
+    /// Canonicalises and decides in two calls, and in one (`admit`, what the gateway runs
+    /// per request): the two must agree on every case.
     fn decide(&mut self, input: &DecisionInput) -> Result<Observed, String> {
         let mut session = self.runtime.session().map_err(|err| err.to_string())?;
-        let target = match session
-            .canonicalize(&input.target, &input.public_base)
-            .map_err(|err| err.to_string())?
-        {
-            Ok(target) => target,
-            Err(err) => return Ok(Observed::BadTarget(err.reason.as_str().to_owned())),
-        };
         if let Err(err) = session
             .check(&input.limit_to, &input.ip)
             .map_err(|err| err.to_string())?
@@ -124,6 +119,51 @@ impl Runner for Component {
             id: format!("vector-{}", self.next_id),
             limit_to: input.limit_to.clone(),
             ip: input.ip.clone(),
+        };
+        let scheme = match input.scheme.as_str() {
+            "bearer" => native::AuthScheme::Bearer,
+            _ => native::AuthScheme::Basic,
+        };
+        let scope = match input.scope.as_str() {
+            "extender" => native::Scope::Extender,
+            _ => native::Scope::Rest,
+        };
+        let admitted = session
+            .admit(
+                &rules,
+                &native::TokenFacts {
+                    user: input.token_user.clone(),
+                    valid_until: input.valid_until,
+                },
+                &native::RawRequest {
+                    scheme,
+                    presented_user: input.user.clone(),
+                    method: input.method.clone(),
+                    target: input.target.clone(),
+                    body: input.body.clone(),
+                    client_ip: input.client_ip.clone(),
+                    now_ms: input.now,
+                },
+                native::Settings { scope },
+                &input.public_base,
+            )
+            .map_err(|err| err.to_string())?;
+        let target = match session
+            .canonicalize(&input.target, &input.public_base)
+            .map_err(|err| err.to_string())?
+        {
+            Ok(target) => target,
+            Err(err) => {
+                let reason = err.reason.as_str().to_owned();
+                return match admitted {
+                    Err(refused) if refused.reason.as_str() == reason => {
+                        Ok(Observed::BadTarget(reason))
+                    }
+                    other => Err(format!(
+                        "admit disagrees with canonicalize ({reason}): {other:?}"
+                    )),
+                };
+            }
         };
         let token = wit::TokenFacts {
             user: input.token_user.clone(),
@@ -154,6 +194,23 @@ impl Runner for Component {
             wit::Decision::Allow(allowed) => Ok((allowed.line, allowed.user)),
             wit::Decision::Deny(denied) => Err(denied.reason.as_str().to_owned()),
         };
+        let admission = admitted.map_err(|err| format!("admit refused the target: {err}"))?;
+        let admitted_decision = match admission.decision {
+            native::Decision::Allow(allowed) => Ok((allowed.line, allowed.user)),
+            native::Decision::Deny(denied) => Err(denied.reason.as_str().to_owned()),
+        };
+        if (
+            admission.path.as_str(),
+            admission.query.as_deref(),
+            &admitted_decision,
+        ) != (target.path.as_str(), target.query.as_deref(), &decision)
+        {
+            return Err(format!(
+                "admit disagrees with canonicalize and decide: {:?} {:?} {admitted_decision:?} \
+                 against {:?} {:?} {decision:?}",
+                admission.path, admission.query, target.path, target.query
+            ));
+        }
         let explain = session
             .explain(&rules, &request)
             .map_err(|err| err.to_string())?

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The gateway benchmark (issues 6 and 7), run by hand:
+# The gateway benchmark (issues 6, 7 and 12), run by hand:
 #
 #   bash tests/bench/gateway.sh                         # SQLite store, 3 rounds of 20 s
 #   DURATION=10s ROUNDS=2 bash tests/bench/gateway.sh   # shorter
@@ -8,11 +8,13 @@
 #   STORE=postgres://user@host:port/db bash tests/bench/gateway.sh   # an existing PostgreSQL database
 #
 # It starts, in a private temporary directory, a fixed upstream (nginx answering a
-# small JSON body), an nginx reverse proxy in front of it (upstream keepalive) and
-# tokengate in front of it (durable audit, a token with 10 restriction lines of which
+# small JSON body), an nginx reverse proxy in front of it (upstream keepalive), the
+# floor (`hyper-floor`: a bare hyper reverse proxy on tokengate's HTTP stack, no auth,
+# policy or audit) and tokengate in front of it (durable audit, a token with 10 restriction lines of which
 # the last one admits the benchmarked path), then measures each with wrk, alternating
 # the targets round after round. It prints requests/s, p50 and p99 per run, the
-# medians, the ratios tokengate/nginx against the targets of issue 6, tokengate's
+# medians, the ratios tokengate/nginx and tokengate/floor against the targets of
+# issue 12, the CPU time per request of nginx, the floor and tokengate, tokengate's
 # resident memory, and checks that every request tokengate answered is in its audit
 # log. Everything it started is stopped and the directory removed when it ends
 # (KEEP=1 keeps the directory, with the configurations, logs and wrk outputs).
@@ -21,7 +23,8 @@
 # WARMUP (2s, once per target before round 1; 0 = none), REQ_PATH
 # (/rest/api/content/123?expand=body), MEMORY_RUN (0 = off; seconds), STORE or
 # TOKENGATE_STORE (postgres://…), PG (1 = start a private PostgreSQL cluster),
-# GATEWAY_BIN (use this tokengate binary instead of building one), STRICT (1 = exit 2
+# GATEWAY_BIN (use this tokengate binary instead of building one), FLOOR_BIN (the same
+# for hyper-floor), STRICT (1 = exit 2
 # when a performance target is missed), KEEP (1 = keep the temporary directory),
 # SERVE_ARGS (more `tokengate serve` flags, e.g. "--audit-sync normal").
 #
@@ -47,10 +50,12 @@ STRICT=${STRICT:-0}
 KEEP=${KEEP:-0}
 read -r -a SERVE_EXTRA <<<"${SERVE_ARGS:-}"
 
-# Targets of issue 6.
-TARGET_RATIO=0.8   # tokengate req/s >= 0.8 x nginx req/s
-TARGET_P99_MS=3    # tokengate p99 <= 3 ms (at 32 connections)
-FLAT_PCT=10        # memory: last minute's max within 10 % of minute 2's max
+# Targets of issue 12.
+TARGET_RATIO=0.6        # tokengate req/s >= 0.6 x nginx req/s
+TARGET_FLOOR_RATIO=0.8  # tokengate req/s >= 0.8 x the bare hyper proxy (the floor)
+TARGET_CPU_US=60        # tokengate CPU (user + system) per request, microseconds
+TARGET_P99_MS=5         # tokengate p99 <= 5 ms (at 32 connections)
+FLAT_PCT=10             # memory: last minute's max within 10 % of minute 2's max
 
 # Only the settings given below reach the gateway: no stray TOKENGATE_* variable of
 # the caller's shell changes what is measured.
@@ -108,16 +113,24 @@ install_missing() {
 install_missing
 NGINX=$(command -v nginx)
 
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir == /* ]] || target_dir=$ROOT/$target_dir
 if [[ -n $GATEWAY_BIN ]]; then
     BIN=$GATEWAY_BIN
 else
     note "building tokengate (cargo build --release --locked -p tokengate)"
     (cd "$ROOT" && cargo build --release --locked -p tokengate)
-    target_dir=${CARGO_TARGET_DIR:-target}
-    [[ $target_dir == /* ]] || target_dir=$ROOT/$target_dir
     BIN=$target_dir/release/tokengate
 fi
 [[ -x $BIN ]] || die "no tokengate binary at $BIN"
+if [[ -n ${FLOOR_BIN:-} ]]; then
+    FLOOR=$FLOOR_BIN
+else
+    note "building the floor, a bare hyper proxy (cargo build --release --locked -p tokengate-tests --bin hyper-floor)"
+    (cd "$ROOT" && cargo build --release --locked -p tokengate-tests --bin hyper-floor)
+    FLOOR=$target_dir/release/hyper-floor
+fi
+[[ -x $FLOOR ]] || die "no hyper-floor binary at $FLOOR"
 
 USE_STORE=0
 if [[ $PG == 1 || -n $STORE ]]; then
@@ -207,6 +220,7 @@ wait_ready() {
 
 PORT_U=$(free_port)
 PORT_N=$(free_port)
+PORT_F=$(free_port)
 PORT_T=$(free_port)
 PORT_T2=$(free_port)
 
@@ -288,6 +302,11 @@ start_nginx() {
 note "temporary directory $DIR"
 start_nginx upstream "$PORT_U"
 start_nginx proxy "$PORT_N"
+NGINX_PROXY_PID=${PIDS[-1]}
+"$FLOOR" "127.0.0.1:$PORT_F" "127.0.0.1:$PORT_U" >"$DIR/floor.log" 2>&1 &
+PIDS+=($!)
+FLOOR_PID=$!
+wait_ready "http://127.0.0.1:$PORT_F/healthz" "$FLOOR_PID" "the floor (hyper-floor)" "$DIR/floor.log"
 
 # --- PostgreSQL (issue 7) --------------------------------------------------------
 
@@ -361,6 +380,7 @@ fi
 
 URL_U="http://127.0.0.1:$PORT_U$REQ_PATH"
 URL_N="http://127.0.0.1:$PORT_N$REQ_PATH"
+URL_F="http://127.0.0.1:$PORT_F$REQ_PATH"
 URL_T="http://127.0.0.1:$PORT_T$REQ_PATH"
 URL_T2="http://127.0.0.1:$PORT_T2$REQ_PATH"
 
@@ -374,6 +394,7 @@ smoke() {
 }
 smoke upstream "$URL_U"
 smoke nginx "$URL_N"
+smoke floor "$URL_F"
 smoke tokengate "$URL_T" -H "$AUTH"
 if ((USE_STORE)); then
     # Instance 2 learns about the token through the store (within 1 s by issue 7).
@@ -516,30 +537,45 @@ wrk_once() {
 }
 
 declare -A RPS P50 P99
+declare -A CPU_TICKS CPU_REQS # per target: CPU (user + system, clock ticks) in measured runs, and requests
 TG_REQUESTS=0 # every request wrk completed against tokengate (warm-up included)
 TG_RUNS=0     # wrk runs against tokengate (a two-instance run counts once: CONNS in all)
-TG_CPU_TICKS=0 TG_CPU_REQUESTS=0 # CPU (user + system, clock ticks) of instance 1 in its measured runs
 
-# User plus system CPU time of a process so far, in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# User plus system CPU time of processes (and their children: nginx's workers) so far,
+# in clock ticks.
+cpu_ticks() {
+    local pid total=0 child
+    for pid in "$@"; do
+        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+        for child in $(pgrep -P "$pid" 2>/dev/null); do
+            total=$((total + $(awk '{ print $14 + $15 }' "/proc/$child/stat" 2>/dev/null || echo 0)))
+        done
+    done
+    printf '%s\n' "$total"
+}
+# The processes whose CPU a target's requests cost (the upstream's is not counted).
+target_pids() {
+    case $1 in
+    nginx) printf '%s\n' "$NGINX_PROXY_PID" ;;
+    floor) printf '%s\n' "$FLOOR_PID" ;;
+    tokengate) printf '%s\n' "$TG_PID" ;;
+    esac
+}
 
 # Measures TARGET once; ROUND "warmup" is not recorded.
 measure() {
     local target=$1 round=$2 duration=$3
-    local out=$DIR/wrk-$target-$round.txt label="$1 round $2"
+    local out=$DIR/wrk-$target-$round.txt label="$1 round $2" cpu_before=0 pids
+    mapfile -t pids < <(target_pids "$target")
+    ((${#pids[@]})) && cpu_before=$(cpu_ticks "${pids[@]}")
     case $target in
     upstream) wrk_once "$label" "$URL_U" "$CONNS" "$THREADS" "$duration" "$out" ;;
     nginx) wrk_once "$label" "$URL_N" "$CONNS" "$THREADS" "$duration" "$out" ;;
+    floor) wrk_once "$label" "$URL_F" "$CONNS" "$THREADS" "$duration" "$out" ;;
     tokengate)
         start_sampler 1 "$DIR/rss.txt" "${TG_PIDS[@]}"
-        local cpu_before
-        cpu_before=$(cpu_ticks "$TG_PID")
         wrk_once "$label" "$URL_T" "$CONNS" "$THREADS" "$duration" "$out" -H "$AUTH"
         stop_sampler
-        if [[ $round != warmup ]]; then
-            TG_CPU_TICKS=$((TG_CPU_TICKS + $(cpu_ticks "$TG_PID") - cpu_before))
-            TG_CPU_REQUESTS=$((TG_CPU_REQUESTS + R_REQS))
-        fi
         TG_REQUESTS=$((TG_REQUESTS + R_REQS))
         TG_RUNS=$((TG_RUNS + 1))
         ;;
@@ -568,6 +604,10 @@ measure() {
         TG_RUNS=$((TG_RUNS + 1))
         ;;
     esac
+    if [[ $round != warmup ]] && ((${#pids[@]})); then
+        CPU_TICKS[$target]=$((${CPU_TICKS[$target]:-0} + $(cpu_ticks "${pids[@]}") - cpu_before))
+        CPU_REQS[$target]=$((${CPU_REQS[$target]:-0} + R_REQS))
+    fi
     if [[ $round != warmup ]]; then
         RPS[$target:$round]=$R_RPS
         P50[$target:$round]=$R_P50
@@ -577,7 +617,7 @@ measure() {
     sleep 1
 }
 
-TARGETS=(upstream nginx tokengate)
+TARGETS=(upstream nginx floor tokengate)
 ((USE_STORE)) && TARGETS+=(tokengate-x2)
 
 RSS_START=$(rss_now "$TG_PID")
@@ -642,20 +682,31 @@ if ((ROUNDS > 0)); then
     }
     tg_rps=${MED_RPS[tokengate]} ng_rps=${MED_RPS[nginx]} tg_p99=${MED_P99[tokengate]}
     r_rps=$(ratio "$tg_rps" "$ng_rps")
-    printf 'req/s  tokengate/nginx = %s  (tokengate/upstream = %s)\n' "$r_rps" "$(ratio "$tg_rps" "${MED_RPS[upstream]}")"
+    r_floor=$(ratio "$tg_rps" "${MED_RPS[floor]}")
+    printf 'req/s  tokengate/nginx = %s, tokengate/floor = %s  (tokengate/upstream = %s)\n' "$r_rps" "$r_floor" "$(ratio "$tg_rps" "${MED_RPS[upstream]}")"
     printf 'p50    tokengate/nginx = %s  (%s ms vs %s ms)\n' "$(ratio "${MED_P50[tokengate]}" "${MED_P50[nginx]}")" "${MED_P50[tokengate]}" "${MED_P50[nginx]}"
     printf 'p99    tokengate/nginx = %s  (%s ms vs %s ms)\n' "$(ratio "$tg_p99" "${MED_P99[nginx]}")" "$tg_p99" "${MED_P99[nginx]}"
     v=$(verdict "$r_rps" ge "$TARGET_RATIO")
     [[ $v == met ]] || MISSED+=("throughput")
     printf 'target tokengate req/s >= %s x nginx: %s (%s)\n' "$TARGET_RATIO" "$v" "$r_rps"
+    v=$(verdict "$r_floor" ge "$TARGET_FLOOR_RATIO")
+    [[ $v == met ]] || MISSED+=("throughput-floor")
+    printf 'target tokengate req/s >= %s x floor: %s (%s)\n' "$TARGET_FLOOR_RATIO" "$v" "$r_floor"
     v=$(verdict "$tg_p99" le "$TARGET_P99_MS")
     [[ $v == met ]] || MISSED+=("p99")
     printf 'target tokengate p99 <= %s ms at %s connections: %s (%s ms)%s\n' "$TARGET_P99_MS" "$CONNS" "$v" "$tg_p99" \
         "$([[ $CONNS == 32 ]] || echo '  [the target is stated for 32 connections]')"
-    if ((TG_CPU_REQUESTS > 0)); then
-        awk -v t="$TG_CPU_TICKS" -v hz="$(getconf CLK_TCK)" -v n="$TG_CPU_REQUESTS" -v rps="$tg_rps" 'BEGIN {
+    for target in nginx floor tokengate; do
+        ((${CPU_REQS[$target]:-0} > 0)) || continue
+        awk -v name="$target" -v t="${CPU_TICKS[$target]}" -v hz="$(getconf CLK_TCK)" -v n="${CPU_REQS[$target]}" -v rps="${MED_RPS[$target]}" 'BEGIN {
             us = t / hz * 1e6 / n
-            printf "tokengate CPU (user + system): %.0f us per request, %.2f cores at the median req/s\n", us, us * rps / 1e6 }'
+            printf "%-9s CPU (user + system): %5.1f us per request, %.2f cores at the median req/s\n", name, us, us * rps / 1e6 }'
+    done
+    if ((${CPU_REQS[tokengate]:-0} > 0)); then
+        tg_cpu=$(awk -v t="${CPU_TICKS[tokengate]}" -v hz="$(getconf CLK_TCK)" -v n="${CPU_REQS[tokengate]}" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+        v=$(verdict "$tg_cpu" le "$TARGET_CPU_US")
+        [[ $v == met ]] || MISSED+=("cpu")
+        printf 'target tokengate CPU <= %s us per request: %s (%s us)\n' "$TARGET_CPU_US" "$v" "$tg_cpu"
     fi
     if ((USE_STORE)); then
         printf 'PostgreSQL store: one instance %s req/s, two instances %s req/s (x%s), p99 %s / %s ms\n' \

@@ -27,7 +27,7 @@ fn lookup(c: &mut Criterion) {
     let key = ServerKey::new([7; 32]);
     let mut group = c.benchmark_group("token lookup");
     for size in [1_usize, 10_000, 1_000_000] {
-        let index = TokenIndex::new((0..size).map(|n| token(&key, n)));
+        let index = TokenIndex::new((0..size).map(|n| token(&key, n)), Vec::new());
         let present = format!("scale-token-value-{:012}", size / 2);
         group.bench_with_input(BenchmarkId::new("digest+find", size), &size, |b, _| {
             b.iter(|| index.find(&key.digest(black_box(&present))).expect("found"))

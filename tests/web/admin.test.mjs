@@ -69,6 +69,9 @@ test('the page runs the same component as the gateway', { skip }, async () => {
   assert.match(gatewayDigest, /^[0-9a-f]{64}$/);
   assert.equal(await page.textContent('#digest'), gatewayDigest);
   assert.equal(await page.textContent('#digest-match'), '✓ same as the gateway');
+  // The gateway's headers (its CSP included) let the component run in a worker.
+  assert.equal(served.servedByGateway, true);
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.policyRunsIn), 'worker');
 });
 
 test('a wrong credential is refused in place; the credential is never stored', { skip }, async () => {
@@ -101,8 +104,11 @@ test('create a token with live validation, use it with curl, run its snippets', 
   assert.match(await page.textContent('#new-limit-to-lines .problem'), /line 2: look-around/);
   // Refused locally, before any request.
   await page.getByRole('button', { name: 'Create token' }).click();
+  await page.waitForSelector('#create-error:not([hidden])');
   assert.match(await page.textContent('#create-error'), /limitTo line 2: look-around/);
   await limitTo.fill('.*/rest/api/space.*');
+  // The policy answers from its worker.
+  await page.waitForSelector('#new-limit-to-lines li.line.ok[data-line="1"]:only-child');
   assert.equal(await limitTo.getAttribute('aria-invalid'), 'false');
 
   // The server's own validation is shown too (a chosen token value that is too short).

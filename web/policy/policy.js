@@ -2623,6 +2623,8 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
     let postReturn4Async;
     let postReturn5;
     let postReturn5Async;
+    let postReturn6;
+    let postReturn6Async;
     
     const handleTable0 = [T_FLAG, 0];
     handleTable0._createdReps = new Set();
@@ -3259,30 +3261,38 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
                 let enum28;
                 switch (dataView(memory0).getUint8(ret + 4, true)) {
                   case 0: {
-                    enum28 = 'expired';
+                    enum28 = 'method-not-allowed';
                     break;
                   }
                   case 1: {
-                    enum28 = 'missing-user';
+                    enum28 = 'expired';
                     break;
                   }
                   case 2: {
-                    enum28 = 'user-mismatch';
+                    enum28 = 'missing-user';
                     break;
                   }
                   case 3: {
-                    enum28 = 'bearer-needs-user';
+                    enum28 = 'bad-user-name';
                     break;
                   }
                   case 4: {
-                    enum28 = 'ip-not-allowed';
+                    enum28 = 'user-mismatch';
                     break;
                   }
                   case 5: {
-                    enum28 = 'out-of-scope';
+                    enum28 = 'bearer-needs-user';
                     break;
                   }
                   case 6: {
+                    enum28 = 'ip-not-allowed';
+                    break;
+                  }
+                  case 7: {
+                    enum28 = 'out-of-scope';
+                    break;
+                  }
+                  case 8: {
                     enum28 = 'no-matching-rule';
                     break;
                   }
@@ -3315,6 +3325,381 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
             cstate.mayLeave = true;
             task.exit();
             return retCopy;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    };
+    let decide010MethodRulesAdmit;
+    
+    Rules.prototype.admit = function admit(arg1, arg2, arg3, arg4) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'decide010MethodRulesAdmit',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var ptr0 = realloc0(0, 0, 8, 120);
+            
+            var handle2 = this[symbolRscHandle];
+            if (!handle2 || (handleTable0[(handle2 << 1) + 1] & T_FLAG) === 0) {
+              throw new TypeError('Resource error: Not a valid \"Rules\" resource.');
+            }
+            var handle1 = handleTable0[(handle2 << 1) + 1] & ~T_FLAG;
+            
+            dataView(memory0).setInt32(ptr0 + 0, handle1, true);
+            var {user: v3_0, validUntil: v3_1 } = arg1;
+            var variant5 = v3_0;
+            if (variant5 === null || variant5=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 8, 0, true);
+            } else {
+              const e = variant5;
+              dataView(memory0).setInt8(ptr0 + 8, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr4= encodeRes.ptr;
+              var len4 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 16, len4, true);
+              dataView(memory0).setUint32(ptr0 + 12, ptr4, true);
+            }
+            var variant6 = v3_1;
+            if (variant6 === null || variant6=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 24, 0, true);
+            } else {
+              const e = variant6;
+              dataView(memory0).setInt8(ptr0 + 24, 1, true);
+              dataView(memory0).setBigInt64(ptr0 + 32, toInt64(e), true);
+            }
+            var {scheme: v7_0, presentedUser: v7_1, method: v7_2, target: v7_3, body: v7_4, clientIp: v7_5, nowMs: v7_6 } = arg2;
+            var val8 = v7_0;
+            let enum8;
+            switch (val8) {
+              case 'basic': {
+                enum8 = 0;
+                break;
+              }
+              case 'bearer': {
+                enum8 = 1;
+                break;
+              }
+              default: {
+                
+                throw new TypeError(`"${val8}" is not one of the cases of auth-scheme`);
+              }
+            }
+            dataView(memory0).setInt8(ptr0 + 40, enum8, true);
+            var variant10 = v7_1;
+            if (variant10 === null || variant10=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 44, 0, true);
+            } else {
+              const e = variant10;
+              dataView(memory0).setInt8(ptr0 + 44, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr9= encodeRes.ptr;
+              var len9 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 52, len9, true);
+              dataView(memory0).setUint32(ptr0 + 48, ptr9, true);
+            }
+            
+            var encodeRes = _utf8AllocateAndEncode(v7_2, realloc0, memory0);
+            var ptr11= encodeRes.ptr;
+            var len11 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 60, len11, true);
+            dataView(memory0).setUint32(ptr0 + 56, ptr11, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v7_3, realloc0, memory0);
+            var ptr12= encodeRes.ptr;
+            var len12 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 68, len12, true);
+            dataView(memory0).setUint32(ptr0 + 64, ptr12, true);
+            var variant14 = v7_4;
+            if (variant14 === null || variant14=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 72, 0, true);
+            } else {
+              const e = variant14;
+              dataView(memory0).setInt8(ptr0 + 72, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr13= encodeRes.ptr;
+              var len13 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 80, len13, true);
+              dataView(memory0).setUint32(ptr0 + 76, ptr13, true);
+            }
+            
+            var encodeRes = _utf8AllocateAndEncode(v7_5, realloc0, memory0);
+            var ptr15= encodeRes.ptr;
+            var len15 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 88, len15, true);
+            dataView(memory0).setUint32(ptr0 + 84, ptr15, true);
+            dataView(memory0).setBigInt64(ptr0 + 96, toInt64(v7_6), true);
+            var {scope: v16_0 } = arg3;
+            var val17 = v16_0;
+            let enum17;
+            switch (val17) {
+              case 'rest': {
+                enum17 = 0;
+                break;
+              }
+              case 'extender': {
+                enum17 = 1;
+                break;
+              }
+              default: {
+                
+                throw new TypeError(`"${val17}" is not one of the cases of scope`);
+              }
+            }
+            dataView(memory0).setInt8(ptr0 + 104, enum17, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(arg4, realloc0, memory0);
+            var ptr18= encodeRes.ptr;
+            var len18 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 112, len18, true);
+            dataView(memory0).setUint32(ptr0 + 108, ptr18, true);
+            _debugLog('[iface="tokengate:policy/decide@0.1.0", function="[method]rules.admit"][Instruction::CallWasm] enter', {
+              funcName: '[method]rules.admit',
+              paramCount: 1,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => decide010MethodRulesAdmit(ptr0),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant29;
+            if (dataView(memory0).getUint8(ret + 0, true)) {
+              let enum27;
+              switch (dataView(memory0).getUint8(ret + 4, true)) {
+                case 0: {
+                  enum27 = 'not-origin-form';
+                  break;
+                }
+                case 1: {
+                  enum27 = 'non-ascii';
+                  break;
+                }
+                case 2: {
+                  enum27 = 'bad-escape';
+                  break;
+                }
+                case 3: {
+                  enum27 = 'encoded-slash';
+                  break;
+                }
+                case 4: {
+                  enum27 = 'backslash';
+                  break;
+                }
+                case 5: {
+                  enum27 = 'encoded-dot-segment';
+                  break;
+                }
+                case 6: {
+                  enum27 = 'above-root';
+                  break;
+                }
+                case 7: {
+                  enum27 = 'path-parameter';
+                  break;
+                }
+                case 8: {
+                  enum27 = 'empty-segment';
+                  break;
+                }
+                case 9: {
+                  enum27 = 'too-long';
+                  break;
+                }
+              }
+              var ptr28 = dataView(memory0).getUint32(ret + 8, true);
+              var len28 = dataView(memory0).getUint32(ret + 12, true);
+              var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+              variant29= {
+                tag: 'err',
+                val: {
+                  reason: enum27,
+                  detail: result28,
+                }
+              };
+            } else {
+              var ptr19 = dataView(memory0).getUint32(ret + 4, true);
+              var len19 = dataView(memory0).getUint32(ret + 8, true);
+              var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+              let variant21;
+              if (dataView(memory0).getUint8(ret + 12, true)) {
+                var ptr20 = dataView(memory0).getUint32(ret + 16, true);
+                var len20 = dataView(memory0).getUint32(ret + 20, true);
+                var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                variant21 = result20;
+              } else {
+                variant21 = undefined;
+              }
+              let variant26;
+              switch (dataView(memory0).getUint8(ret + 24, true)) {
+                case 0: {
+                  var ptr22 = dataView(memory0).getUint32(ret + 28, true);
+                  var len22 = dataView(memory0).getUint32(ret + 32, true);
+                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                  let variant23;
+                  if (dataView(memory0).getUint8(ret + 36, true)) {
+                    variant23 = dataView(memory0).getInt32(ret + 40, true) >>> 0;
+                  } else {
+                    variant23 = undefined;
+                  }
+                  variant26= {
+                    tag: 'allow',
+                    val: {
+                      user: result22,
+                      line: variant23,
+                    }
+                  };
+                  break;
+                }
+                case 1: {
+                  let enum24;
+                  switch (dataView(memory0).getUint8(ret + 28, true)) {
+                    case 0: {
+                      enum24 = 'method-not-allowed';
+                      break;
+                    }
+                    case 1: {
+                      enum24 = 'expired';
+                      break;
+                    }
+                    case 2: {
+                      enum24 = 'missing-user';
+                      break;
+                    }
+                    case 3: {
+                      enum24 = 'bad-user-name';
+                      break;
+                    }
+                    case 4: {
+                      enum24 = 'user-mismatch';
+                      break;
+                    }
+                    case 5: {
+                      enum24 = 'bearer-needs-user';
+                      break;
+                    }
+                    case 6: {
+                      enum24 = 'ip-not-allowed';
+                      break;
+                    }
+                    case 7: {
+                      enum24 = 'out-of-scope';
+                      break;
+                    }
+                    case 8: {
+                      enum24 = 'no-matching-rule';
+                      break;
+                    }
+                  }
+                  var ptr25 = dataView(memory0).getUint32(ret + 32, true);
+                  var len25 = dataView(memory0).getUint32(ret + 36, true);
+                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
+                  variant26= {
+                    tag: 'deny',
+                    val: {
+                      reason: enum24,
+                      detail: result25,
+                    }
+                  };
+                  break;
+                }
+              }
+              variant29= {
+                tag: 'ok',
+                val: {
+                  path: result19,
+                  query: variant21,
+                  decision: variant26,
+                }
+              };
+            }
+            _debugLog('[iface="tokengate:policy/decide@0.1.0", function="[method]rules.admit"][Instruction::Return]', {
+              funcName: '[method]rules.admit',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant29;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn3(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
             
             
           } catch (err) {
@@ -3568,7 +3953,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn3(ret);
+            postReturn4(ret);
             cstate.mayLeave = true;
             task.exit();
             return retCopy;
@@ -3680,7 +4065,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn4(ret);
+            postReturn5(ret);
             cstate.mayLeave = true;
             task.exit();
             return retCopy;
@@ -3792,7 +4177,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn4(ret);
+            postReturn5(ret);
             cstate.mayLeave = true;
             task.exit();
             return retCopy;
@@ -3990,7 +4375,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn5(ret);
+            postReturn6(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -4070,34 +4455,43 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
       postReturn2Async = exports1['cabi_post_tokengate:policy/decide@0.1.0#[method]rules.decide'];
     }
     
-    postReturn3 = exports1['cabi_post_tokengate:policy/decide@0.1.0#[method]rules.explain'];
+    postReturn3 = exports1['cabi_post_tokengate:policy/decide@0.1.0#[method]rules.admit'];
     
     try {
-      postReturn3Async = WebAssembly.promising(exports1['cabi_post_tokengate:policy/decide@0.1.0#[method]rules.explain']);
+      postReturn3Async = WebAssembly.promising(exports1['cabi_post_tokengate:policy/decide@0.1.0#[method]rules.admit']);
     } catch(err) {
-      postReturn3Async = exports1['cabi_post_tokengate:policy/decide@0.1.0#[method]rules.explain'];
+      postReturn3Async = exports1['cabi_post_tokengate:policy/decide@0.1.0#[method]rules.admit'];
     }
     
-    postReturn4 = exports1['cabi_post_tokengate:policy/decide@0.1.0#validate-ip'];
+    postReturn4 = exports1['cabi_post_tokengate:policy/decide@0.1.0#[method]rules.explain'];
     
     try {
-      postReturn4Async = WebAssembly.promising(exports1['cabi_post_tokengate:policy/decide@0.1.0#validate-ip']);
+      postReturn4Async = WebAssembly.promising(exports1['cabi_post_tokengate:policy/decide@0.1.0#[method]rules.explain']);
     } catch(err) {
-      postReturn4Async = exports1['cabi_post_tokengate:policy/decide@0.1.0#validate-ip'];
+      postReturn4Async = exports1['cabi_post_tokengate:policy/decide@0.1.0#[method]rules.explain'];
     }
     
-    postReturn5 = exports1['cabi_post_tokengate:policy/decide@0.1.0#canonicalize'];
+    postReturn5 = exports1['cabi_post_tokengate:policy/decide@0.1.0#validate-ip'];
     
     try {
-      postReturn5Async = WebAssembly.promising(exports1['cabi_post_tokengate:policy/decide@0.1.0#canonicalize']);
+      postReturn5Async = WebAssembly.promising(exports1['cabi_post_tokengate:policy/decide@0.1.0#validate-ip']);
     } catch(err) {
-      postReturn5Async = exports1['cabi_post_tokengate:policy/decide@0.1.0#canonicalize'];
+      postReturn5Async = exports1['cabi_post_tokengate:policy/decide@0.1.0#validate-ip'];
+    }
+    
+    postReturn6 = exports1['cabi_post_tokengate:policy/decide@0.1.0#canonicalize'];
+    
+    try {
+      postReturn6Async = WebAssembly.promising(exports1['cabi_post_tokengate:policy/decide@0.1.0#canonicalize']);
+    } catch(err) {
+      postReturn6Async = exports1['cabi_post_tokengate:policy/decide@0.1.0#canonicalize'];
     }
     
     decide010StaticRulesCompile = exports1['tokengate:policy/decide@0.1.0#[static]rules.compile'];
     decide010MethodRulesLines = exports1['tokengate:policy/decide@0.1.0#[method]rules.lines'];
     decide010MethodRulesNeedsBody = exports1['tokengate:policy/decide@0.1.0#[method]rules.needs-body'];
     decide010MethodRulesDecide = exports1['tokengate:policy/decide@0.1.0#[method]rules.decide'];
+    decide010MethodRulesAdmit = exports1['tokengate:policy/decide@0.1.0#[method]rules.admit'];
     decide010MethodRulesExplain = exports1['tokengate:policy/decide@0.1.0#[method]rules.explain'];
     decide010ValidateLimitTo = exports1['tokengate:policy/decide@0.1.0#validate-limit-to'];
     decide010ValidateIp = exports1['tokengate:policy/decide@0.1.0#validate-ip'];

@@ -173,7 +173,7 @@ pub(super) async fn run(args: CheckArgs) -> Result<()> {
         );
     }
     let settings = Settings {
-        scope: args.scope.to_policy(),
+        scope: args.scope.to_native().into(),
     };
     match session.decide(&rules, &token_facts, &request, settings)? {
         Decision::Allow(allowed) => {

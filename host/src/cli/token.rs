@@ -106,7 +106,7 @@ async fn create(args: CreateArgs) -> Result<()> {
     let created = admin::create(&store, &policy, &request, &cli_actor()).await;
     let (answer, action) = match created {
         Ok(created) => created,
-        Err(crate::response::GatewayError::Invalid(problems)) => {
+        Err(crate::response::Refusal::Invalid(problems)) => {
             bail!("the token was not created:\n  {}", problems.join("\n  "))
         }
         Err(err) => bail!("the token was not created: {err}"),

@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::audit::{AuditFilter, AuditRow, Write};
-use crate::index::{Token, TokenIndex};
+use crate::audit::{AuditFilter, AuditRow, BlockingWriter, Write};
+use crate::index::{Live, Token, TokenIndex};
 use crate::token::{self, Digest, KEY_LEN, ServerKey, TokenError};
 
 /// The SQLite file inside the data directory.
@@ -182,6 +182,10 @@ pub enum Revoke<'a> {
     Digest(&'a Digest),
 }
 
+/// What [`Backend::load_tokens`] gives: live tokens, revoked (id, digest) pairs and the
+/// change version.
+pub type Loaded = (Vec<Token>, Vec<(String, Digest)>, i64);
+
 /// One rate-limit answer: go, or wait this long.
 pub type RateAnswer = Result<(), Duration>;
 
@@ -190,8 +194,9 @@ pub type RateAnswer = Result<(), Duration>;
 pub trait Backend: Send + Sync + 'static {
     /// Records the server key's id, or refuses a database that holds another one.
     fn claim_key<'a>(&'a self, key_id: &'a str) -> Pending<'a, Option<String>>;
-    /// Every live token, and the change version they reflect.
-    fn load_live(&self) -> Pending<'_, (Vec<Token>, i64)>;
+    /// Every live token, the (id, digest) of every revoked one, and the change version
+    /// they reflect.
+    fn load_tokens(&self) -> Pending<'_, Loaded>;
     /// Ids of tokens created or revoked after change `version`, with the newest version.
     fn changes_since(&self, version: i64) -> Pending<'_, (Vec<String>, i64)>;
     /// Inserts a new token; [`StoreError::Duplicate`] when its digest exists.
@@ -207,8 +212,6 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Pending<'_, (Vec<TokenRow>, u64)>;
     /// One token by id, revoked or not.
     fn get<'a>(&'a self, id: &'a str) -> Pending<'a, Option<TokenRow>>;
-    /// The id of a revoked token with this digest.
-    fn revoked_id<'a>(&'a self, digest: &'a Digest) -> Pending<'a, Option<String>>;
     /// Whether the database takes writes now (for `/healthz`): `Err` says why not.
     fn check_writable(&self) -> Pending<'_, ()>;
     /// Sets how durable each audit commit is before it returns.
@@ -216,6 +219,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Writes a batch of audit records and completions in one transaction, counting
     /// uses; the ids of the appended records, in order.
     fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>>;
+    /// A writer that commits batches on the audit writer's own thread, for a backend
+    /// whose commits block (SQLite); `None`: the writer awaits `commit_audit`.
+    fn blocking_writer(&self) -> Option<Box<dyn BlockingWriter>> {
+        None
+    }
     /// Audit records matching `filter` and their total.
     fn query_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, (Vec<AuditRow>, u64)>;
     /// Deletes at most `limit` audit records older than `before` (epoch ms), oldest
@@ -261,18 +269,28 @@ impl Store {
             Location::Sqlite => Arc::new(sqlite::Sqlite::open(&data_dir.join(DB_FILE))?),
             Location::Postgres(config) => Arc::new(postgres::Postgres::open(config).await?),
         };
+        Self::with_backend(key, &key_path, backend).await
+    }
+
+    /// A store over `backend` with `key` (read from `key_path`): claims the database for
+    /// the key and loads the tokens.
+    pub async fn with_backend(
+        key: ServerKey,
+        key_path: &Path,
+        backend: Arc<dyn Backend>,
+    ) -> Result<Self, StoreError> {
         let ours = key.id();
         if let Some(stored) = backend.claim_key(&ours).await? {
             return Err(StoreError::KeyMismatch {
                 stored,
                 ours,
-                path: key_path,
+                path: key_path.to_owned(),
             });
         }
-        let (live, version) = backend.load_live().await?;
+        let (live, revoked, version) = backend.load_tokens().await?;
         Ok(Self {
             key,
-            index: TokenIndex::new(live),
+            index: TokenIndex::new(live, revoked),
             seen: AtomicI64::new(version),
             backend,
             refreshing: tokio::sync::Mutex::new(()),
@@ -282,6 +300,11 @@ impl Store {
     /// The backend (the audit writer commits through it).
     pub fn backend(&self) -> Arc<dyn Backend> {
         Arc::clone(&self.backend)
+    }
+
+    /// The server key.
+    pub fn key(&self) -> &ServerKey {
+        &self.key
     }
 
     /// The keyed digest of a presented token value.
@@ -295,12 +318,17 @@ impl Store {
     }
 
     /// The live token with this digest.
-    pub fn find(&self, digest: &Digest) -> Option<Arc<Token>> {
+    pub fn find(&self, digest: &Digest) -> Option<Arc<Live>> {
         self.index.find(digest)
     }
 
+    /// The index of live and revoked tokens (the pipeline's token table).
+    pub fn index(&self) -> &TokenIndex {
+        &self.index
+    }
+
     /// Creates a token; returns it and its value (the only time the value is known).
-    pub async fn create(&self, new: NewToken) -> Result<(Arc<Token>, String), StoreError> {
+    pub async fn create(&self, new: NewToken) -> Result<(Arc<Live>, String), StoreError> {
         let value = match new.value {
             Some(value) => {
                 token::validate_chosen(&value)?;
@@ -321,31 +349,33 @@ impl Store {
             created_by: new.created_by,
         };
         self.backend.insert_token(&token).await?;
-        let token = Arc::new(token);
-        self.index.insert(Arc::clone(&token));
-        Ok((token, value))
+        // A fresh id and digest cannot have been revoked, so the index takes it.
+        let live = self
+            .index
+            .insert(token.clone())
+            .unwrap_or_else(|| Arc::new(Live::new(token)));
+        Ok((live, value))
     }
 
     /// Revokes the token with this id; `None` when there is no live one.
-    pub async fn revoke_id(&self, id: &str) -> Result<Option<Arc<Token>>, StoreError> {
+    pub async fn revoke_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
         self.revoke(Revoke::Id(id)).await
     }
 
     /// Revokes the token with this value; `None` when there is no live one.
-    pub async fn revoke_value(&self, value: &str) -> Result<Option<Arc<Token>>, StoreError> {
+    pub async fn revoke_value(&self, value: &str) -> Result<Option<Token>, StoreError> {
         let digest = self.key.digest(value);
         self.revoke(Revoke::Digest(&digest)).await
     }
 
-    async fn revoke(&self, which: Revoke<'_>) -> Result<Option<Arc<Token>>, StoreError> {
+    async fn revoke(&self, which: Revoke<'_>) -> Result<Option<Token>, StoreError> {
         let revoked = self.backend.revoke(which, crate::now_ms()).await?;
-        // The row stays for the audit log; this index forgets it at once, others
-        // with their next refresh.
-        Ok(revoked.map(|token| {
-            self.index
-                .remove(&token.digest)
-                .unwrap_or_else(|| Arc::new(token))
-        }))
+        // The row stays for the audit log; this index refuses it at once, others with
+        // their next refresh.
+        if let Some(token) = &revoked {
+            self.index.revoke(token.digest, &token.id);
+        }
+        Ok(revoked)
     }
 
     /// A page of tokens, newest first, and the total; revoked ones only if asked.
@@ -370,10 +400,9 @@ impl Store {
         self.backend.check_writable().await
     }
 
-    /// The id of a revoked token with this digest (to audit `revoked` precisely);
-    /// `None` also when the database cannot say.
-    pub async fn revoked_id(&self, digest: &Digest) -> Option<String> {
-        self.backend.revoked_id(digest).await.ok().flatten()
+    /// The id of a revoked token with this digest (from the index: no query).
+    pub fn revoked_id(&self, digest: &Digest) -> Option<String> {
+        self.index.revoked(digest)
     }
 
     /// Audit records matching `filter` and their total.
@@ -441,9 +470,12 @@ impl Store {
         let (ids, newest) = self.backend.changes_since(seen).await?;
         for id in &ids {
             match self.backend.get(id).await? {
-                Some(row) if row.revoked.is_none() => self.index.insert(Arc::new(row.token)),
+                Some(row) if row.revoked.is_none() => {
+                    // Refused by the index if the token was revoked meanwhile.
+                    self.index.insert(row.token);
+                }
                 Some(row) => {
-                    self.index.remove(&row.token.digest);
+                    self.index.revoke(row.token.digest, &row.token.id);
                 }
                 None => {}
             }

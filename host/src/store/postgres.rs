@@ -21,11 +21,11 @@ use tokio_postgres::{AsyncMessage, NoTls, Row};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{
-    AuditSync, Backend, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64, digest_from,
+    AuditSync, Backend, Loaded, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64,
+    digest_from,
 };
 use crate::audit::{self, AuditFilter, AuditRow, Param, Write};
 use crate::index::Token;
-use crate::token::Digest;
 
 /// Connections per gateway: the audit writer's, admin calls, rate buckets.
 const POOL_SIZE: usize = 16;
@@ -114,6 +114,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_token ON audit (token_id, time, id);
     CREATE INDEX audit_user ON audit (user_name, time, id);
     CREATE INDEX audit_decision ON audit (decision, time, id);",
+    // 3: what is learnt after forwarding, a row of its own: records are never updated.
+    "CREATE TABLE audit_outcomes (
+        audit_id BIGINT PRIMARY KEY,
+        status INTEGER,
+        latency_ms BIGINT,
+        action TEXT,
+        reason TEXT
+    );",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user_name, limit_to, ip, valid_until, \
@@ -355,7 +363,7 @@ impl Backend for Postgres {
         })
     }
 
-    fn load_live(&self) -> Pending<'_, (Vec<Token>, i64)> {
+    fn load_tokens(&self) -> Pending<'_, Loaded> {
         Box::pin(async move {
             let mut client = self.client().await?;
             // One snapshot: the version matches the rows.
@@ -375,12 +383,25 @@ impl Backend for Postgres {
                     &[],
                 )
                 .await?;
+            let revoked_rows = tx
+                .query(
+                    "SELECT id, digest FROM tokens WHERE revoked IS NOT NULL",
+                    &[],
+                )
+                .await?;
             tx.commit().await?;
             let tokens = rows
                 .iter()
                 .map(token_from_row)
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok((tokens, version))
+            let mut revoked = Vec::with_capacity(revoked_rows.len());
+            for row in &revoked_rows {
+                let digest: &[u8] = row.try_get(1)?;
+                if let Some(digest) = digest_from(digest) {
+                    revoked.push((row.try_get(0)?, digest));
+                }
+            }
+            Ok((tokens, revoked, version))
         })
     }
 
@@ -501,19 +522,6 @@ impl Backend for Postgres {
         })
     }
 
-    fn revoked_id<'a>(&'a self, digest: &'a Digest) -> Pending<'a, Option<String>> {
-        Box::pin(async move {
-            let client = self.client().await?;
-            let row = client
-                .query_opt(
-                    "SELECT id FROM tokens WHERE digest = $1 AND revoked IS NOT NULL",
-                    &[&&digest[..]],
-                )
-                .await?;
-            Ok(row.map(|row| row.try_get(0)).transpose()?)
-        })
-    }
-
     fn check_writable(&self) -> Pending<'_, ()> {
         Box::pin(async move {
             let client = self.client().await?;
@@ -551,9 +559,11 @@ impl Backend for Postgres {
                 .await?;
             let complete = tx
                 .prepare_cached(
-                    "UPDATE audit SET upstream_status = $1, latency_ms = $2,
-                         action = COALESCE($3, action), reason = COALESCE($4, reason)
-                     WHERE id = $5",
+                    "INSERT INTO audit_outcomes (status, latency_ms, action, reason, audit_id)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (audit_id) DO UPDATE SET status = excluded.status,
+                         latency_ms = excluded.latency_ms, action = excluded.action,
+                         reason = excluded.reason",
                 )
                 .await?;
             let count = tx
@@ -583,7 +593,8 @@ impl Backend for Postgres {
                 .zip(&narrowed)
                 .filter_map(|(write, (line, status, _))| {
                     let Write::Append(r) = write else { return None };
-                    let decision: &str = r.decision;
+                    let decision = r.decision.as_str();
+                    let reason = r.reason.map(audit::Reason::as_str);
                     Some(async move {
                         let params: [&(dyn ToSql + Sync); 15] = [
                             &r.time,
@@ -593,7 +604,7 @@ impl Backend for Postgres {
                             &r.method,
                             &r.url,
                             &decision,
-                            &r.reason,
+                            &reason,
                             &r.detail,
                             line,
                             &r.line_text,
@@ -612,9 +623,10 @@ impl Backend for Postgres {
                     let Write::Complete(c) = write else {
                         return None;
                     };
+                    let reason = c.reason.map(audit::Reason::as_str);
                     Some(async move {
                         let params: [&(dyn ToSql + Sync); 5] =
-                            [status, &c.latency_ms, &c.action, &c.reason, &c.id];
+                            [status, &c.latency_ms, &c.action, &reason, &c.id];
                         t.execute(complete, &params).await
                     })
                 });
@@ -649,7 +661,7 @@ impl Backend for Postgres {
             let total: i64 = client
                 .query_one(
                     &format!(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM audit {condition} LIMIT {}) AS page",
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM audit a {condition} LIMIT {}) AS page",
                         audit::COUNT_CAP + 1
                     ),
                     &params,
@@ -664,10 +676,13 @@ impl Backend for Postgres {
             let rows = client
                 .query(
                     &format!(
-                        "SELECT id, time, token_id, user_name, client_ip, method, url, decision,
-                                reason, detail, line, line_text, action, upstream_status,
-                                latency_ms, component
-                         FROM audit {condition} ORDER BY {} LIMIT ${} OFFSET ${}",
+                        "SELECT a.id, a.time, a.token_id, a.user_name, a.client_ip, a.method,
+                                a.url, a.decision, COALESCE(o.reason, a.reason), a.detail, a.line,
+                                a.line_text, COALESCE(o.action, a.action),
+                                COALESCE(o.status, a.upstream_status),
+                                COALESCE(o.latency_ms, a.latency_ms), a.component
+                         FROM audit a LEFT JOIN audit_outcomes o ON o.audit_id = a.id
+                         {condition} ORDER BY {} LIMIT ${} OFFSET ${}",
                         filter.order(),
                         params.len() - 1,
                         params.len()
@@ -682,15 +697,27 @@ impl Backend for Postgres {
 
     fn prune_audit(&self, before: i64, limit: u64) -> Pending<'_, u64> {
         Box::pin(async move {
-            let client = self.client().await?;
-            let deleted = client
-                .execute(
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let deleted = tx
+                .query(
                     "DELETE FROM audit WHERE id IN
-                         (SELECT id FROM audit WHERE time < $1 ORDER BY time LIMIT $2)",
+                         (SELECT id FROM audit WHERE time < $1 ORDER BY time LIMIT $2)
+                     RETURNING id",
                     &[&before, &clamp_i64(limit)],
                 )
                 .await?;
-            Ok(deleted)
+            let ids = deleted
+                .iter()
+                .map(|row| row.try_get::<_, i64>(0))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.execute(
+                "DELETE FROM audit_outcomes WHERE audit_id = ANY($1)",
+                &[&ids],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(u64::try_from(ids.len()).unwrap_or(0))
         })
     }
 
@@ -701,7 +728,10 @@ impl Backend for Postgres {
             let params: Vec<&(dyn ToSql + Sync)> =
                 values.iter().map(|v| &**v as &(dyn ToSql + Sync)).collect();
             let count: i64 = client
-                .query_one(&format!("SELECT COUNT(*) FROM audit {condition}"), &params)
+                .query_one(
+                    &format!("SELECT COUNT(*) FROM audit a {condition}"),
+                    &params,
+                )
                 .await?
                 .try_get(0)?;
             Ok(u64::try_from(count).unwrap_or(0))
@@ -823,7 +853,7 @@ fn where_clause(filter: &AuditFilter) -> (String, Vec<Box<dyn ToSql + Sync + Sen
         } else {
             column
         };
-        clauses.push(format!("{column} {op} ${}", values.len()));
+        clauses.push(format!("a.{column} {op} ${}", values.len()));
     }
     if clauses.is_empty() {
         (String::new(), values)

@@ -2,9 +2,10 @@
 //! `synchronous=FULL`, schema versioned with `PRAGMA user_version`), for one gateway
 //! plus the CLI beside it. Rate buckets live in the gateway's memory.
 //!
-//! Reads and admin writes are short and run on the caller's thread; audit batches,
-//! which wait for an fsync, run on a blocking thread with their own connection; a
-//! third connection copies the WAL into the database file in the background.
+//! Every call blocks (SQLite has no async interface, and writes wait for an fsync), so none
+//! runs on an async worker: reads and admin writes go to tokio's blocking threads, audit
+//! batches to the audit writer's own thread and connection, and a third connection copies
+//! the WAL into the database file in the background.
 
 use std::path::Path;
 use std::sync::mpsc::{RecvTimeoutError, Sender};
@@ -16,12 +17,12 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tokio::sync::mpsc;
 
 use super::{
-    AuditSync, Backend, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64, digest_from,
+    AuditSync, Backend, Loaded, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64,
+    digest_from,
 };
-use crate::audit::{self, AuditFilter, AuditRow, Param, Write};
+use crate::audit::{self, AuditFilter, AuditRow, BlockingWriter, Param, Write};
 use crate::index::Token;
 use crate::rate::RateLimiter;
-use crate::token::Digest;
 
 /// How long a connection waits for another writer (CLI next to a running gateway).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -106,6 +107,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_token ON audit(token_id, time);
     CREATE INDEX audit_user ON audit(user, time);
     CREATE INDEX audit_decision ON audit(decision, time);",
+    // 4: what is learnt after forwarding (upstream status, latency, admin result), a row
+    // of its own: an audit record is written once and never updated.
+    "CREATE TABLE audit_outcomes (
+        audit_id INTEGER PRIMARY KEY,
+        status INTEGER,
+        latency_ms INTEGER,
+        action TEXT,
+        reason TEXT
+    );",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user, limit_to, ip, valid_until, \
@@ -113,7 +123,7 @@ const TOKEN_COLUMNS: &str = "id, digest, hint, label, user, limit_to, ip, valid_
 
 /// The SQLite file, opened.
 pub struct Sqlite {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
     /// The audit writer's own connection, used from a blocking thread.
     audit: Arc<Mutex<Connection>>,
     limiter: RateLimiter,
@@ -155,19 +165,27 @@ impl Sqlite {
                 source,
             })?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
             audit: Arc::new(Mutex::new(audit)),
             limiter: RateLimiter::default(),
             _checkpoints: checkpoints,
         })
     }
 
-    fn with_conn<T>(
+    /// Runs `f` on the main connection on a blocking thread.
+    fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
-        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(f(&conn)?)
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Pending<'static, T> {
+        let conn = Arc::clone(&self.conn);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                f(&conn)
+            })
+            .await
+            .map_err(|_| StoreError::Stopped)?
+        })
     }
 }
 
@@ -223,13 +241,10 @@ fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn ready<'a, T: Send + 'a>(result: Result<T, StoreError>) -> Pending<'a, T> {
-    Box::pin(std::future::ready(result))
-}
-
 impl Backend for Sqlite {
     fn claim_key<'a>(&'a self, key_id: &'a str) -> Pending<'a, Option<String>> {
-        ready(self.with_conn(|conn| {
+        let key_id = key_id.to_owned();
+        self.blocking(move |conn| {
             let stored: Option<String> = conn
                 .query_row("SELECT key_id FROM meta", [], |row| row.get(0))
                 .optional()?;
@@ -241,11 +256,11 @@ impl Backend for Sqlite {
                     Ok(None)
                 }
             }
-        }))
+        })
     }
 
-    fn load_live(&self) -> Pending<'_, (Vec<Token>, i64)> {
-        ready(self.with_conn(|conn| {
+    fn load_tokens(&self) -> Pending<'_, Loaded> {
+        self.blocking(|conn| {
             // One read transaction: the version matches the rows.
             conn.execute_batch("BEGIN")?;
             let loaded = (|| {
@@ -256,15 +271,27 @@ impl Backend for Sqlite {
                 let tokens = statement
                     .query_map([], token_from_row)?
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok((tokens, version))
+                let mut statement =
+                    conn.prepare("SELECT id, digest FROM tokens WHERE revoked IS NOT NULL")?;
+                let revoked = statement
+                    .query_map([], |row| {
+                        let digest: Vec<u8> = row.get(1)?;
+                        Ok((row.get::<_, String>(0)?, digest))
+                    })?
+                    .filter_map(|row| match row {
+                        Ok((id, digest)) => digest_from(&digest).map(|digest| Ok((id, digest))),
+                        Err(err) => Some(Err(err)),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok::<_, rusqlite::Error>((tokens, revoked, version))
             })();
             conn.execute_batch("COMMIT")?;
-            loaded
-        }))
+            Ok(loaded?)
+        })
     }
 
     fn changes_since(&self, version: i64) -> Pending<'_, (Vec<String>, i64)> {
-        ready(self.with_conn(|conn| {
+        self.blocking(move |conn| {
             let mut statement = conn.prepare_cached(
                 "SELECT version, token_id FROM token_changes WHERE version > ?1 ORDER BY version",
             )?;
@@ -278,12 +305,13 @@ impl Backend for Sqlite {
                 ids.push(id);
             }
             Ok((ids, newest))
-        }))
+        })
     }
 
     fn insert_token<'a>(&'a self, token: &'a Token) -> Pending<'a, ()> {
-        let inserted = self.with_conn(|conn| {
-            conn.execute(
+        let token = token.clone();
+        self.blocking(move |conn| {
+            let inserted = conn.execute(
                 "INSERT INTO tokens (id, digest, hint, label, user, limit_to, ip, valid_until,
                      date_created, created_by)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -299,39 +327,43 @@ impl Backend for Sqlite {
                     token.date_created,
                     token.created_by
                 ],
-            )
-        });
-        ready(match inserted {
-            Ok(_) => Ok(()),
-            Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(err, _)))
-                if err.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                Err(StoreError::Duplicate)
+            );
+            match inserted {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(err, _))
+                    if err.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    Err(StoreError::Duplicate)
+                }
+                Err(err) => Err(err.into()),
             }
-            Err(err) => Err(err),
         })
     }
 
     fn revoke<'a>(&'a self, which: Revoke<'a>, now: i64) -> Pending<'a, Option<Token>> {
-        let revoked = self.with_conn(|conn| {
-            let (condition, key): (&str, rusqlite::types::Value) = match which {
-                Revoke::Id(id) => ("id = ?2", id.to_owned().into()),
-                Revoke::Digest(digest) => ("digest = ?2", digest.to_vec().into()),
-            };
-            conn.query_row(
-                &format!(
-                    "UPDATE tokens SET revoked = ?1 WHERE {condition} AND revoked IS NULL
-                     RETURNING {TOKEN_COLUMNS}"
-                ),
-                params![now, key],
-                token_from_row,
-            )
-            .optional()
+        let (condition, key): (&str, rusqlite::types::Value) = match which {
+            Revoke::Id(id) => ("id = ?2", id.to_owned().into()),
+            Revoke::Digest(digest) => ("digest = ?2", digest.to_vec().into()),
+        };
+        let revoked = self.blocking(move |conn| {
+            Ok(conn
+                .query_row(
+                    &format!(
+                        "UPDATE tokens SET revoked = ?1 WHERE {condition} AND revoked IS NULL
+                         RETURNING {TOKEN_COLUMNS}"
+                    ),
+                    params![now, key],
+                    token_from_row,
+                )
+                .optional()?)
         });
-        if let Ok(Some(token)) = &revoked {
-            self.limiter.forget(&token.id);
-        }
-        ready(revoked)
+        Box::pin(async move {
+            let revoked = revoked.await?;
+            if let Some(token) = &revoked {
+                self.limiter.forget(&token.id);
+            }
+            Ok(revoked)
+        })
     }
 
     fn list(
@@ -340,7 +372,7 @@ impl Backend for Sqlite {
         max_results: u64,
         include_revoked: bool,
     ) -> Pending<'_, (Vec<TokenRow>, u64)> {
-        ready(self.with_conn(|conn| {
+        self.blocking(move |conn| {
             let filter = if include_revoked {
                 ""
             } else {
@@ -362,41 +394,32 @@ impl Backend for Sqlite {
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((rows, u64::try_from(total).unwrap_or(0)))
-        }))
+        })
     }
 
     fn get<'a>(&'a self, id: &'a str) -> Pending<'a, Option<TokenRow>> {
-        ready(self.with_conn(|conn| {
-            conn.query_row(
-                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"),
-                params![id],
-                token_row,
-            )
-            .optional()
-        }))
-    }
-
-    fn revoked_id<'a>(&'a self, digest: &'a Digest) -> Pending<'a, Option<String>> {
-        ready(self.with_conn(|conn| {
-            conn.query_row(
-                "SELECT id FROM tokens WHERE digest = ?1 AND revoked IS NOT NULL",
-                params![&digest[..]],
-                |row| row.get(0),
-            )
-            .optional()
-        }))
+        let id = id.to_owned();
+        self.blocking(move |conn| {
+            Ok(conn
+                .query_row(
+                    &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"),
+                    params![id],
+                    token_row,
+                )
+                .optional()?)
+        })
     }
 
     fn check_writable(&self) -> Pending<'_, ()> {
         // A real, durable write: fails on a full disk or a read-only file system.
-        ready(self.with_conn(|conn| {
+        self.blocking(|conn| {
             conn.execute(
                 "INSERT INTO health (id, checked) VALUES (1, ?1)
                  ON CONFLICT (id) DO UPDATE SET checked = excluded.checked",
                 params![crate::now_ms()],
-            )
-            .map(|_| ())
-        }))
+            )?;
+            Ok(())
+        })
     }
 
     fn set_audit_sync(&self, sync: AuditSync) -> Pending<'_, ()> {
@@ -404,11 +427,16 @@ impl Backend for Sqlite {
             AuditSync::Full => "FULL",
             AuditSync::Normal => "NORMAL",
         };
-        let conn = self.audit.lock().unwrap_or_else(PoisonError::into_inner);
-        ready(
-            conn.pragma_update(None, "synchronous", level)
-                .map_err(StoreError::from),
-        )
+        let conn = Arc::clone(&self.audit);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                conn.pragma_update(None, "synchronous", level)
+                    .map_err(StoreError::from)
+            })
+            .await
+            .map_err(|_| StoreError::Stopped)?
+        })
     }
 
     fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>> {
@@ -423,45 +451,79 @@ impl Backend for Sqlite {
         })
     }
 
+    fn blocking_writer(&self) -> Option<Box<dyn BlockingWriter>> {
+        Some(Box::new(AuditConnection(Arc::clone(&self.audit))))
+    }
+
     fn query_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, (Vec<AuditRow>, u64)> {
-        ready(self.with_conn(|conn| query(conn, filter)))
+        let filter = filter.clone();
+        self.blocking(move |conn| Ok(query(conn, &filter)?))
     }
 
     fn prune_audit(&self, before: i64, limit: u64) -> Pending<'_, u64> {
-        ready(self.with_conn(|conn| {
-            conn.execute(
-                "DELETE FROM audit WHERE id IN
-                     (SELECT id FROM audit WHERE time < ?1 ORDER BY time LIMIT ?2)",
-                params![before, clamp_i64(limit)],
-            )
-            .map(|n| u64::try_from(n).unwrap_or(0))
-        }))
+        let conn = Arc::clone(&self.audit);
+        Box::pin(async move {
+            // On the audit connection: deletes queue behind commits instead of
+            // contending with them for the write lock.
+            tokio::task::spawn_blocking(move || {
+                let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                let tx = conn.transaction()?;
+                let oldest = "SELECT id FROM audit WHERE time < ?1 ORDER BY time LIMIT ?2";
+                tx.execute(
+                    &format!("DELETE FROM audit_outcomes WHERE audit_id IN ({oldest})"),
+                    params![before, clamp_i64(limit)],
+                )?;
+                let deleted = tx.execute(
+                    &format!("DELETE FROM audit WHERE id IN ({oldest})"),
+                    params![before, clamp_i64(limit)],
+                )?;
+                tx.commit()?;
+                Ok(u64::try_from(deleted).unwrap_or(0))
+            })
+            .await
+            .map_err(|_| StoreError::Stopped)?
+        })
     }
 
     fn count_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, u64> {
-        ready(self.with_conn(|conn| {
-            let (condition, values) = where_clause(filter);
+        let filter = filter.clone();
+        self.blocking(move |conn| {
+            let (condition, values) = where_clause(&filter);
             let count: i64 = conn.query_row(
-                &format!("SELECT COUNT(*) FROM audit {condition}"),
+                &format!("SELECT COUNT(*) FROM audit a {condition}"),
                 params_from_iter(values.iter()),
                 |row| row.get(0),
             )?;
             Ok(u64::try_from(count).unwrap_or(0))
-        }))
+        })
     }
 
     fn last_audit_id(&self) -> Pending<'_, i64> {
-        ready(self.with_conn(|conn| {
-            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM audit", [], |r| r.get(0))
-        }))
+        self.blocking(|conn| {
+            Ok(conn.query_row("SELECT COALESCE(MAX(id), 0) FROM audit", [], |r| r.get(0))?)
+        })
     }
 
     fn take_rate<'a>(&'a self, token_id: &'a str, per_minute: u32) -> Pending<'a, RateAnswer> {
-        ready(Ok(self.limiter.take(token_id, per_minute, Instant::now())))
+        Box::pin(std::future::ready(Ok(self.limiter.take(
+            token_id,
+            per_minute,
+            Instant::now(),
+        ))))
     }
 
     fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>> {
         None
+    }
+}
+
+/// The audit connection, committed on by the audit writer's thread.
+struct AuditConnection(Arc<Mutex<Connection>>);
+
+impl BlockingWriter for AuditConnection {
+    fn commit(&mut self, batch: &[Write]) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(commit(&mut conn, batch)?)
     }
 }
 
@@ -476,9 +538,8 @@ fn commit(conn: &mut Connection, batch: &[Write]) -> rusqlite::Result<Vec<i64>> 
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?;
         let mut complete = tx.prepare_cached(
-            "UPDATE audit SET upstream_status = ?1, latency_ms = ?2,
-                 action = COALESCE(?3, action), reason = COALESCE(?4, reason)
-             WHERE id = ?5",
+            "INSERT OR REPLACE INTO audit_outcomes (status, latency_ms, action, reason, audit_id)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for write in batch {
             match write {
@@ -490,8 +551,8 @@ fn commit(conn: &mut Connection, batch: &[Write]) -> rusqlite::Result<Vec<i64>> 
                         record.client_ip,
                         record.method,
                         record.url,
-                        record.decision,
-                        record.reason,
+                        record.decision.as_str(),
+                        record.reason.map(audit::Reason::as_str),
                         record.detail,
                         record.line,
                         record.line_text,
@@ -507,7 +568,7 @@ fn commit(conn: &mut Connection, batch: &[Write]) -> rusqlite::Result<Vec<i64>> 
                         done.status,
                         done.latency_ms,
                         done.action,
-                        done.reason,
+                        done.reason.map(audit::Reason::as_str),
                         done.id
                     ])?;
                 }
@@ -532,7 +593,7 @@ fn query(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result<(Vec<Audit
     let (condition, mut values) = where_clause(filter);
     let total: i64 = conn.query_row(
         &format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM audit {condition} LIMIT {}) AS page",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM audit a {condition} LIMIT {}) AS page",
             audit::COUNT_CAP + 1
         ),
         params_from_iter(values.iter()),
@@ -542,9 +603,12 @@ fn query(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result<(Vec<Audit
     values.push(clamp_i64(filter.max_results).into());
     values.push(clamp_i64(filter.start_at).into());
     let mut statement = conn.prepare(&format!(
-        "SELECT id, time, token_id, user, client_ip, method, url, decision, reason, detail,
-                line, line_text, action, upstream_status, latency_ms, component
-         FROM audit {condition} ORDER BY {} LIMIT ?{} OFFSET ?{}",
+        "SELECT a.id, a.time, a.token_id, a.user, a.client_ip, a.method, a.url, a.decision,
+                COALESCE(o.reason, a.reason), a.detail, a.line, a.line_text,
+                COALESCE(o.action, a.action), COALESCE(o.status, a.upstream_status),
+                COALESCE(o.latency_ms, a.latency_ms), a.component
+         FROM audit a LEFT JOIN audit_outcomes o ON o.audit_id = a.id
+         {condition} ORDER BY {} LIMIT ?{} OFFSET ?{}",
         filter.order(),
         n + 1,
         n + 2
@@ -583,7 +647,7 @@ fn where_clause(filter: &AuditFilter) -> (String, Vec<rusqlite::types::Value>) {
             Param::Text(text) => text.into(),
             Param::Int(n) => n.into(),
         });
-        clauses.push(format!("{column} {op} ?{}", values.len()));
+        clauses.push(format!("a.{column} {op} ?{}", values.len()));
     }
     if clauses.is_empty() {
         (String::new(), values)

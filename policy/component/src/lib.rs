@@ -37,10 +37,7 @@ impl wit::Guest for Component {
     ) -> Result<wit::CanonicalTarget, wit::TargetError> {
         policy::canonicalize(&target, &public_base)
             .map(to_wit_target)
-            .map_err(|e| wit::TargetError {
-                reason: target_refusal(e.reason),
-                detail: e.detail,
-            })
+            .map_err(to_wit_target_error)
     }
 }
 
@@ -68,26 +65,42 @@ impl wit::GuestRules for Rules {
         request: wit::RequestFacts,
         settings: wit::Settings,
     ) -> wit::Decision {
-        let token = policy::TokenFacts {
-            user: token.user,
-            valid_until: token.valid_until,
+        to_wit_decision(self.0.decide(
+            &from_wit_token(token),
+            &from_wit_request(request),
+            &from_wit_settings(settings),
+        ))
+    }
+
+    fn admit(
+        &self,
+        token: wit::TokenFacts,
+        request: wit::RawRequest,
+        settings: wit::Settings,
+        public_base: String,
+    ) -> Result<wit::Admission, wit::TargetError> {
+        let request = policy::RawRequest {
+            scheme: from_wit_scheme(request.scheme),
+            presented_user: request.presented_user,
+            method: request.method,
+            target: request.target,
+            body: request.body,
+            client_ip: request.client_ip,
+            now_ms: request.now_ms,
         };
-        let settings = policy::Settings {
-            scope: match settings.scope {
-                wit::Scope::Rest => policy::Scope::Rest,
-                wit::Scope::Extender => policy::Scope::Extender,
-            },
-        };
-        match self.0.decide(&token, &from_wit_request(request), &settings) {
-            policy::Decision::Allow(a) => wit::Decision::Allow(wit::Allowed {
-                user: a.user,
-                line: a.line,
-            }),
-            policy::Decision::Deny(d) => wit::Decision::Deny(wit::Denied {
-                reason: deny_reason(d.reason),
-                detail: d.detail,
-            }),
-        }
+        self.0
+            .admit(
+                &from_wit_token(token),
+                request,
+                &from_wit_settings(settings),
+                &public_base,
+            )
+            .map(|admission| wit::Admission {
+                path: admission.path,
+                query: admission.query,
+                decision: to_wit_decision(admission.decision),
+            })
+            .map_err(to_wit_target_error)
     }
 
     fn explain(&self, request: wit::RequestFacts) -> Vec<wit::LineCheck> {
@@ -131,12 +144,52 @@ fn to_wit_target(t: policy::CanonicalTarget) -> wit::CanonicalTarget {
     }
 }
 
+fn to_wit_target_error(e: policy::TargetError) -> wit::TargetError {
+    wit::TargetError {
+        reason: target_refusal(e.reason),
+        detail: e.detail,
+    }
+}
+
+fn from_wit_token(token: wit::TokenFacts) -> policy::TokenFacts {
+    policy::TokenFacts {
+        user: token.user,
+        valid_until: token.valid_until,
+    }
+}
+
+fn from_wit_settings(settings: wit::Settings) -> policy::Settings {
+    policy::Settings {
+        scope: match settings.scope {
+            wit::Scope::Rest => policy::Scope::Rest,
+            wit::Scope::Extender => policy::Scope::Extender,
+        },
+    }
+}
+
+fn from_wit_scheme(scheme: wit::AuthScheme) -> policy::AuthScheme {
+    match scheme {
+        wit::AuthScheme::Basic => policy::AuthScheme::Basic,
+        wit::AuthScheme::Bearer => policy::AuthScheme::Bearer,
+    }
+}
+
+fn to_wit_decision(decision: policy::Decision) -> wit::Decision {
+    match decision {
+        policy::Decision::Allow(a) => wit::Decision::Allow(wit::Allowed {
+            user: a.user,
+            line: a.line,
+        }),
+        policy::Decision::Deny(d) => wit::Decision::Deny(wit::Denied {
+            reason: deny_reason(d.reason),
+            detail: d.detail,
+        }),
+    }
+}
+
 fn from_wit_request(r: wit::RequestFacts) -> policy::RequestFacts {
     policy::RequestFacts {
-        scheme: match r.scheme {
-            wit::AuthScheme::Basic => policy::AuthScheme::Basic,
-            wit::AuthScheme::Bearer => policy::AuthScheme::Bearer,
-        },
+        scheme: from_wit_scheme(r.scheme),
         presented_user: r.presented_user,
         method: r.method,
         target: policy::CanonicalTarget {
@@ -172,8 +225,10 @@ fn deny_reason(r: policy::DenyReason) -> wit::DenyReason {
     use policy::DenyReason as P;
     use wit::DenyReason as W;
     match r {
+        P::MethodNotAllowed => W::MethodNotAllowed,
         P::Expired => W::Expired,
         P::MissingUser => W::MissingUser,
+        P::BadUserName => W::BadUserName,
         P::UserMismatch => W::UserMismatch,
         P::BearerNeedsUser => W::BearerNeedsUser,
         P::IpNotAllowed => W::IpNotAllowed,

@@ -157,7 +157,7 @@ fn check_against_explain(rules: &Rules, request: &RequestFacts, decision: &Decis
         Decision::Deny(denied) => assert!(
             matches!(
                 denied.reason,
-                DenyReason::IpNotAllowed | DenyReason::OutOfScope
+                DenyReason::MethodNotAllowed | DenyReason::IpNotAllowed | DenyReason::OutOfScope
             ),
             "{denied:?}"
         ),

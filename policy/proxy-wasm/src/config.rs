@@ -1,153 +1,39 @@
-//! The plugin configuration (the JSON `tokengate token export --for proxy-wasm` writes)
-//! and the key, checked and compiled into a [`Gate`] before the filter serves anything.
+//! The plugin configuration (the core's export format, `tokengate_core::export`) and the
+//! key, checked and compiled into a [`Filter`] before the filter serves anything.
 //!
-//! Every field has its name here once; a bad one fails the start with a message naming it.
+//! A bad field fails the start with a message naming it.
 
 use ipnet::IpNet;
-use serde::Deserialize;
-use tokengate_policy::{CompileError, Rules, Scope};
+use tokengate_core::export::{Export, ExportedToken};
+use tokengate_core::gate::{Gate, Settings as GateSettings};
+use tokengate_core::key::{Digest, KeyError, ServerKey};
+use tokengate_policy::{CompileError, Rules};
 
-use crate::gate::Gate;
-use crate::key::{Digest, KeyError, ServerKey};
 use crate::tokens::{Token, TokenTable};
-use tokengate_policy::credentials::AuthMode;
 
-/// The configuration format this filter reads (`format` in the JSON).
-pub const FORMAT: &str = "tokengate-proxy-wasm/1";
+pub use tokengate_core::export::{AuditCallout, DEFAULT_IDENTITY_HEADER, FORMAT};
+
 /// The environment variable that may hold the key (hex), e.g. set in Envoy through
 /// `vm_config.environment_variables.host_env_keys` from a secret.
 pub const KEY_ENV: &str = "TOKENGATE_FILTER_KEY";
-/// Default identity header, as the gateway's.
-pub const DEFAULT_IDENTITY_HEADER: &str = "x-forwarded-user";
-/// Default largest body buffered for JSON conditions (1 MiB), as the gateway's.
-pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
-/// Default interval between audit call-outs.
-pub const DEFAULT_AUDIT_FLUSH_MS: u64 = 1000;
-/// Default audit call-out timeout.
-pub const DEFAULT_AUDIT_TIMEOUT_MS: u64 = 5000;
+/// What the audit records say decided: this crate and its version.
+pub const DECIDED_BY: &str = concat!("tokengate-proxy-wasm/", env!("CARGO_PKG_VERSION"));
 
-/// The plugin configuration as written.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Written {
-    format: String,
-    #[serde(default)]
-    auth_mode: AuthMode,
-    #[serde(default)]
-    scope: ScopeName,
-    public_base: String,
-    #[serde(default)]
-    trusted_proxies: Vec<String>,
-    #[serde(default = "default_identity_header")]
-    identity_header: String,
-    #[serde(default)]
-    admins: Vec<String>,
-    #[serde(default)]
-    passthrough: bool,
-    #[serde(default = "default_body_limit")]
-    body_limit: usize,
-    #[serde(default)]
-    audit: Option<WrittenAudit>,
-    key_id: String,
-    tokens: Vec<WrittenToken>,
-    #[serde(default)]
-    revoked: Vec<WrittenRevoked>,
-}
-
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum ScopeName {
-    #[default]
-    Rest,
-    Extender,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct WrittenToken {
-    id: String,
-    digest: String,
-    #[serde(default)]
-    user: Option<String>,
-    #[serde(default)]
-    limit_to: String,
-    #[serde(default)]
-    ip: String,
-    #[serde(default)]
-    valid_until: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct WrittenRevoked {
-    id: String,
-    digest: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct WrittenAudit {
-    cluster: String,
-    #[serde(default = "default_audit_path")]
-    path: String,
-    #[serde(default)]
-    authority: Option<String>,
-    #[serde(default = "default_audit_flush_ms")]
-    flush_ms: u64,
-    #[serde(default = "default_audit_timeout_ms")]
-    timeout_ms: u64,
-}
-
-fn default_identity_header() -> String {
-    DEFAULT_IDENTITY_HEADER.into()
-}
-fn default_body_limit() -> usize {
-    DEFAULT_BODY_LIMIT
-}
-fn default_audit_path() -> String {
-    "/audit/intake".into()
-}
-fn default_audit_flush_ms() -> u64 {
-    DEFAULT_AUDIT_FLUSH_MS
-}
-fn default_audit_timeout_ms() -> u64 {
-    DEFAULT_AUDIT_TIMEOUT_MS
-}
-
-/// Where audit records are also sent (`dispatch_http_call`), as NDJSON batches.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditCallout {
-    /// The host's cluster (upstream) name.
-    pub cluster: String,
-    /// Request path of the intake.
-    pub path: String,
-    /// `:authority` of the call-out (default: the cluster name).
-    pub authority: String,
-    /// Interval between batches, ms.
-    pub flush_ms: u64,
-    /// Call-out timeout, ms.
-    pub timeout_ms: u64,
-}
-
-/// Settings that shape every request's handling.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Token schemes.
-    pub auth_mode: AuthMode,
-    /// Paths tokens may reach.
-    pub scope: Scope,
-    /// What restriction lines see before the path.
-    pub public_base: String,
-    /// Peers whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<IpNet>,
+/// The configured filter: the shared pipeline, the tokens, and what only the filter does.
+#[derive(Debug)]
+pub struct Filter {
+    /// The pipeline core (settings, key).
+    pub gate: Gate,
+    /// The exported tokens, compiled.
+    pub tokens: TokenTable,
+    /// The decision settings as the policy takes them.
+    pub decision: tokengate_policy::Settings,
     /// Header naming the user to the upstream (lower case).
     pub identity_header: String,
-    /// Users whose own tokens may reach the admin API path.
-    pub admins: Vec<String>,
-    /// Let requests without token credentials through (identity header removed).
-    pub passthrough: bool,
     /// Largest body buffered for JSON conditions.
     pub body_limit: usize,
+    /// Pass `Cookie` and `Set-Cookie` of token requests.
+    pub pass_cookies: bool,
     /// Audit call-out, if configured.
     pub audit: Option<AuditCallout>,
 }
@@ -227,8 +113,8 @@ pub fn key(
 }
 
 /// Reads, checks and compiles the plugin configuration under `key`.
-pub fn gate(json: &[u8], key: ServerKey) -> Result<Gate, ConfigError> {
-    let written: Written =
+pub fn filter(json: &[u8], key: ServerKey) -> Result<Filter, ConfigError> {
+    let written: Export =
         serde_json::from_slice(json).map_err(|err| ConfigError::Json(err.to_string()))?;
     if written.format != FORMAT {
         return Err(field(
@@ -242,27 +128,24 @@ pub fn gate(json: &[u8], key: ServerKey) -> Result<Gate, ConfigError> {
             given: key.id(),
         });
     }
-    let settings = Settings {
+    let settings = GateSettings {
         auth_mode: written.auth_mode,
-        scope: match written.scope {
-            ScopeName::Rest => Scope::Rest,
-            ScopeName::Extender => Scope::Extender,
-        },
+        scope: written.scope,
         public_base: public_base(&written.public_base)?,
         trusted_proxies: written
             .trusted_proxies
             .iter()
             .map(|text| trusted_proxy(text))
             .collect::<Result<_, _>>()?,
-        identity_header: identity_header(&written.identity_header)?,
         admins: written.admins,
         passthrough: written.passthrough,
-        body_limit: match written.body_limit {
-            0 => return Err(field("bodyLimit", "must be above 0")),
-            limit => limit,
-        },
-        audit: written.audit.map(audit_callout).transpose()?,
     };
+    let identity_header = identity_header(&written.identity_header)?;
+    let body_limit = match written.body_limit {
+        0 => return Err(field("bodyLimit", "must be above 0")),
+        limit => limit,
+    };
+    let audit = written.audit.map(audit_callout).transpose()?;
     let tokens = tokens(written.tokens)?;
     let revoked = written
         .revoked
@@ -275,10 +158,20 @@ pub fn gate(json: &[u8], key: ServerKey) -> Result<Gate, ConfigError> {
             ))
         })
         .collect::<Result<_, ConfigError>>()?;
-    Ok(Gate::new(settings, key, TokenTable::new(tokens, revoked)))
+    Ok(Filter {
+        decision: tokengate_policy::Settings {
+            scope: settings.scope,
+        },
+        gate: Gate::new(settings, key, DECIDED_BY),
+        tokens: TokenTable::new(tokens, revoked),
+        identity_header,
+        body_limit,
+        pass_cookies: written.pass_cookies,
+        audit,
+    })
 }
 
-fn tokens(written: Vec<WrittenToken>) -> Result<Vec<Token>, ConfigError> {
+fn tokens(written: Vec<ExportedToken>) -> Result<Vec<Token>, ConfigError> {
     let mut tokens = Vec::with_capacity(written.len());
     let mut problems = Vec::new();
     for (i, token) in written.into_iter().enumerate() {
@@ -320,7 +213,6 @@ fn digest(name: &str, text: &str) -> Result<Digest, ConfigError> {
         .and_then(|bytes| Digest::try_from(bytes.as_slice()).ok())
         .ok_or_else(|| field(name, "must be 64 hex characters (an HMAC-SHA256 digest)"))
 }
-
 /// The gateway's rule: `scheme://host[:port][/prefix]`, no query, no trailing slash kept.
 fn public_base(text: &str) -> Result<String, ConfigError> {
     let bad = || {
@@ -390,7 +282,7 @@ fn identity_header(text: &str) -> Result<String, ConfigError> {
     Ok(name)
 }
 
-fn audit_callout(written: WrittenAudit) -> Result<AuditCallout, ConfigError> {
+fn audit_callout(written: AuditCallout) -> Result<AuditCallout, ConfigError> {
     if written.cluster.trim().is_empty() {
         return Err(field(
             "audit.cluster",
@@ -410,11 +302,8 @@ fn audit_callout(written: WrittenAudit) -> Result<AuditCallout, ConfigError> {
         ));
     }
     Ok(AuditCallout {
-        authority: written.authority.unwrap_or_else(|| written.cluster.clone()),
-        cluster: written.cluster,
-        path: written.path,
-        flush_ms: written.flush_ms,
-        timeout_ms: written.timeout_ms,
+        authority: Some(written.authority.unwrap_or_else(|| written.cluster.clone())),
+        ..written
     })
 }
 
@@ -446,7 +335,7 @@ mod tests {
     }
 
     fn refusal(extra: serde_json::Value) -> Result<String, ConfigError> {
-        Ok(match gate(&config(extra)?, server_key()?) {
+        Ok(match filter(&config(extra)?, server_key()?) {
             Ok(_) => String::new(),
             Err(err) => err.to_string(),
         })
@@ -454,10 +343,10 @@ mod tests {
 
     #[test]
     fn a_valid_export_compiles() -> Result<(), ConfigError> {
-        let gate = gate(&config(serde_json::json!({}))?, server_key()?)?;
-        assert_eq!(gate.settings().public_base, "https://wiki.example.com");
-        assert_eq!(gate.settings().identity_header, DEFAULT_IDENTITY_HEADER);
-        assert_eq!(gate.tokens().len(), 1);
+        let gate = filter(&config(serde_json::json!({}))?, server_key()?)?;
+        assert_eq!(gate.gate.settings().public_base, "https://wiki.example.com");
+        assert_eq!(gate.identity_header, DEFAULT_IDENTITY_HEADER);
+        assert_eq!(gate.tokens.len(), 1);
         Ok(())
     }
 
@@ -514,7 +403,7 @@ mod tests {
                 {"id": "b", "digest": digest, "limitTo": "(a)\\1"},
             ],
         });
-        let Err(err) = gate(json.to_string().as_bytes(), key) else {
+        let Err(err) = filter(json.to_string().as_bytes(), key) else {
             panic!("bad token texts were accepted");
         };
         let messages = err.messages();

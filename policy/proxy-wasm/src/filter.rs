@@ -1,7 +1,8 @@
 //! The proxy-wasm ABI side: the root context reads the key and the configuration, each
-//! HTTP context runs [`Gate`] on its request, and the root sends audit batches out.
+//! HTTP context drives the shared pipeline (`tokengate_core::gate`) on its request, and
+//! the root sends audit batches out.
 //!
-//! The only module that calls the host; everything it decides comes from `gate`.
+//! The only module that calls the host; everything it decides comes from the core.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -10,10 +11,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
+use tokengate_core::audit::{Reason, Record};
+use tokengate_core::client::client_text;
+use tokengate_core::gate::{Exit, Head, Screened, Session, Version};
+use tokengate_core::headers::{COOKIE, SET_COOKIE, is_twin};
+use tokengate_core::refusal::Refusal;
+use tokengate_policy::credentials::AuthMode;
 
-use crate::config::{self, AuditCallout, KEY_ENV};
-use crate::gate::{Body, Gate, Pending, Request, Step};
-use crate::refusal::Refusal;
+use crate::config::{self, Filter, KEY_ENV};
+use crate::log_line::{audit_line, explanation};
+use crate::tokens::Token;
 
 /// Audit records kept for the call-out before the oldest are dropped.
 const MAX_QUEUED_RECORDS: usize = 10_000;
@@ -60,11 +67,10 @@ impl Outbox {
     }
 }
 
-/// One plugin: its gate (once configured) and its audit outbox.
+/// One plugin: its filter (once configured) and its audit outbox.
 #[derive(Default)]
 struct Root {
-    gate: Option<Rc<Gate>>,
-    audit: Option<AuditCallout>,
+    filter: Option<Rc<Filter>>,
     outbox: Rc<RefCell<Outbox>>,
 }
 
@@ -103,10 +109,10 @@ impl RootContext for Root {
         let configuration = self.get_plugin_configuration().unwrap_or_default();
         let vm_configuration = VM_CONFIGURATION.with(|slot| slot.borrow().clone());
         let environment = std::env::var(KEY_ENV).ok();
-        let gate = config::key(vm_configuration.as_deref(), environment.as_deref())
-            .and_then(|key| config::gate(&configuration, key));
-        let gate = match gate {
-            Ok(gate) => gate,
+        let filter = config::key(vm_configuration.as_deref(), environment.as_deref())
+            .and_then(|key| config::filter(&configuration, key));
+        let filter = match filter {
+            Ok(filter) => filter,
             Err(err) => {
                 for message in err.messages() {
                     log::error!("tokengate: refusing the configuration: {message}");
@@ -114,20 +120,20 @@ impl RootContext for Root {
                 return false;
             }
         };
-        let settings = gate.settings();
+        let settings = filter.gate.settings();
         log::info!(
             "tokengate: serving {} tokens (authMode {:?}, scope {:?}, publicBase {}, audit call-out {})",
-            gate.tokens().len(),
+            filter.tokens.len(),
             settings.auth_mode,
             settings.scope,
             settings.public_base,
-            settings
+            filter
                 .audit
                 .as_ref()
                 .map_or("off", |audit| audit.cluster.as_str()),
         );
         if log::log_enabled!(log::Level::Debug) {
-            for token in gate.tokens().iter() {
+            for token in filter.tokens.iter() {
                 let line = serde_json::json!({
                     "event": "token", "id": token.id, "lines": token.rules.lines(),
                     "needsBody": token.needs_body,
@@ -135,16 +141,19 @@ impl RootContext for Root {
                 log::debug!("{line}");
             }
         }
-        self.audit = settings.audit.clone();
-        if let Some(audit) = &self.audit {
+        if let Some(audit) = &filter.audit {
             self.set_tick_period(Duration::from_millis(audit.flush_ms));
         }
-        self.gate = Some(Rc::new(gate));
+        self.filter = Some(Rc::new(filter));
         true
     }
 
     fn on_tick(&mut self) {
-        let Some(audit) = &self.audit else {
+        let Some(audit) = self
+            .filter
+            .as_ref()
+            .and_then(|filter| filter.audit.as_ref())
+        else {
             return;
         };
         let mut outbox = self.outbox.borrow_mut();
@@ -165,7 +174,10 @@ impl RootContext for Root {
         let headers = vec![
             (":method", "POST"),
             (":path", audit.path.as_str()),
-            (":authority", audit.authority.as_str()),
+            (
+                ":authority",
+                audit.authority.as_deref().unwrap_or(&audit.cluster),
+            ),
             ("content-type", "application/x-ndjson"),
         ];
         let timeout = Duration::from_millis(audit.timeout_ms);
@@ -190,10 +202,16 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let outbox = self
+            .filter
+            .as_ref()
+            .filter(|filter| filter.audit.is_some())
+            .map(|_| Rc::clone(&self.outbox));
         Some(Box::new(Stream {
-            gate: self.gate.clone(),
-            outbox: self.audit.is_some().then(|| Rc::clone(&self.outbox)),
+            filter: self.filter.clone(),
+            outbox,
             pending: None,
+            strip_set_cookie: false,
         }))
     }
 
@@ -205,92 +223,187 @@ impl RootContext for Root {
 /// One request.
 struct Stream {
     /// `None` only when the host runs requests on a root whose configuration failed.
-    gate: Option<Rc<Gate>>,
+    filter: Option<Rc<Filter>>,
     outbox: Option<Rc<RefCell<Outbox>>>,
-    pending: Option<Box<Pending>>,
+    /// A token request waiting for its body before the decision.
+    pending: Option<Session<Rc<Token>>>,
+    /// A token request's response loses its cookies.
+    strip_set_cookie: bool,
 }
 
 impl Context for Stream {}
 
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _headers: usize, end_of_stream: bool) -> Action {
-        let Some(gate) = self.gate.clone() else {
+        let Some(filter) = self.filter.clone() else {
             // Fail closed: no configuration, no decision.
-            let response = Refusal::Unavailable.response(Default::default());
-            let headers = response.headers.clone();
-            self.send_http_response(response.status, headers, Some(response.body.as_bytes()));
-            return Action::Pause;
+            return self.answer(&Refusal::Unavailable, AuthMode::default());
         };
-        // No client may claim an identity, whatever happens next.
-        self.set_http_request_header(&gate.settings().identity_header, None);
         let headers = self.get_http_request_headers_bytes();
+        // No client may claim an identity, or send a twin of a header set here.
+        for (name, _) in &headers {
+            if name.eq_ignore_ascii_case(&filter.identity_header)
+                || is_twin(name, &filter.identity_header)
+            {
+                self.set_http_request_header(name, None);
+            }
+        }
+        let all = |wanted: &str| -> Vec<&[u8]> {
+            headers
+                .iter()
+                .filter(|(name, _)| name.eq_ignore_ascii_case(wanted))
+                .map(|(_, value)| value.as_slice())
+                .collect()
+        };
+        let text = |wanted: &str| {
+            all(wanted)
+                .first()
+                .and_then(|value| std::str::from_utf8(value).ok())
+                .unwrap_or_default()
+        };
         let source = self
             .get_property(vec!["source", "address"])
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-        let request =
-            Request::from_headers(&headers, source.as_deref(), now_ms(self.get_current_time()));
-        let outcome = gate.with_headers(
-            &request,
-            end_of_stream,
-            log::log_enabled!(log::Level::Debug),
-        );
-        self.act(&gate, outcome)
+        let settings = filter.gate.settings();
+        let head = Head {
+            method: text(":method"),
+            target: text(":path"),
+            // The proxy has turned `Host` into `:authority`; a second one is still refused.
+            version: Version::Http2,
+            hosts: all("host").len(),
+            ambiguous_framing: !all("content-length").is_empty()
+                && !all("transfer-encoding").is_empty(),
+            authorization: all("authorization"),
+            client: client_text(
+                source.as_deref(),
+                &all("x-forwarded-for"),
+                &settings.trusted_proxies,
+            ),
+            now_ms: now_ms(self.get_current_time()),
+        };
+        let credentials = match filter.gate.screen(&head) {
+            Ok(Screened::Token(credentials)) => credentials,
+            Ok(Screened::Passthrough) => return Action::Continue,
+            Err(exit) => return self.refuse(&filter, exit),
+        };
+        let session = match filter.gate.authenticate(&head, credentials, &filter.tokens) {
+            Ok(session) => session,
+            Err(exit) => return self.refuse(&filter, exit),
+        };
+        if !session.token().needs_body {
+            return self.decide(&filter, session, None);
+        }
+        if end_of_stream {
+            // No body at all is an empty one, as the gateway reads it.
+            return self.decide(&filter, session, Some(String::new()));
+        }
+        self.pending = Some(session);
+        Action::Pause
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let (Some(gate), Some(pending)) = (self.gate.clone(), self.pending.take()) else {
+        let (Some(filter), Some(session)) = (self.filter.clone(), self.pending.take()) else {
             return Action::Continue;
         };
-        let explain = log::log_enabled!(log::Level::Debug);
-        let outcome = if body_size > gate.settings().body_limit {
-            gate.with_body(*pending, Body::TooLarge, explain)
-        } else if !end_of_stream {
+        if body_size > filter.body_limit {
+            let exit = session.fail(Refusal::PayloadTooLarge, Reason::BodyTooLarge, None);
+            return self.refuse(&filter, exit);
+        }
+        if !end_of_stream {
             // Pausing in the body callback buffers what has arrived.
-            self.pending = Some(pending);
+            self.pending = Some(session);
             return Action::Pause;
-        } else {
-            let body = self.get_http_request_body(0, body_size).unwrap_or_default();
-            gate.with_body(*pending, Body::Read(&body), explain)
-        };
-        self.act(&gate, outcome)
+        }
+        let body = self.get_http_request_body(0, body_size).unwrap_or_default();
+        // Not UTF-8 means not JSON: the conditions see no body.
+        let text = String::from_utf8(body).unwrap_or_default();
+        self.decide(&filter, session, Some(text))
+    }
+
+    fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        if self.strip_set_cookie {
+            self.set_http_response_header(SET_COOKIE, None);
+        }
+        Action::Continue
     }
 }
 
 impl Stream {
-    fn act(&mut self, gate: &Gate, outcome: crate::gate::Outcome) -> Action {
-        if let Some(explanation) = &outcome.explanation {
-            log::debug!("{explanation}");
+    /// Decides a token request and forwards or refuses it.
+    fn decide(
+        &mut self,
+        filter: &Filter,
+        session: Session<Rc<Token>>,
+        body: Option<String>,
+    ) -> Action {
+        let token = Rc::clone(session.token());
+        let request = session.request(body);
+        let public_base = &filter.gate.settings().public_base;
+        if log::log_enabled!(log::Level::Debug)
+            && let Ok(target) = tokengate_policy::canonicalize(&request.target, public_base)
+        {
+            let facts = tokengate_policy::RequestFacts {
+                scheme: request.scheme,
+                presented_user: request.presented_user.clone(),
+                method: request.method.clone(),
+                target,
+                body: request.body.clone(),
+                client_ip: request.client_ip.clone(),
+                now_ms: request.now_ms,
+            };
+            let lines = token.rules.explain(&facts);
+            log::debug!("{}", explanation(&token.id, &facts.target, &lines));
         }
-        if let Some(record) = &outcome.record {
-            let line = record.to_json();
-            log::info!("{line}");
-            if let Some(outbox) = &self.outbox {
-                outbox.borrow_mut().push(line);
-            }
+        let admission = token.rules.admit(
+            &session.token_facts(),
+            request,
+            &filter.decision,
+            public_base,
+        );
+        let admitted = match session.conclude(&filter.gate, admission) {
+            Ok(admitted) => admitted,
+            Err(exit) => return self.refuse(filter, exit),
+        };
+        // The filter cannot answer the admin API: an administrator's request (`Route::Admin`)
+        // goes on to the gateway behind it, like any other allowed one.
+        self.audit(&admitted.record);
+        self.set_http_request_header(":path", Some(&admitted.path_and_query));
+        self.set_http_request_header("authorization", None);
+        self.set_http_request_header(&filter.identity_header, Some(&admitted.user));
+        if !filter.pass_cookies {
+            self.set_http_request_header(COOKIE, None);
+            self.strip_set_cookie = true;
         }
-        match outcome.step {
-            Step::Forward(forward) => {
-                if let Some(path) = &forward.path {
-                    self.set_http_request_header(":path", Some(path));
-                }
-                if let Some(user) = &forward.user {
-                    self.set_http_request_header("authorization", None);
-                    self.set_http_request_header(&gate.settings().identity_header, Some(user));
-                }
-                Action::Continue
-            }
-            Step::Refuse(response) => {
-                self.send_http_response(
-                    response.status,
-                    response.headers.clone(),
-                    Some(response.body.as_bytes()),
-                );
-                Action::Pause
-            }
-            Step::ReadBody(pending) => {
-                self.pending = Some(pending);
-                Action::Pause
-            }
+        Action::Continue
+    }
+
+    fn refuse(&mut self, filter: &Filter, exit: Exit) -> Action {
+        if let Some(record) = &exit.record {
+            self.audit(record);
+        }
+        self.answer(&exit.refusal, filter.gate.settings().auth_mode)
+    }
+
+    fn answer(&mut self, refusal: &Refusal, auth_mode: AuthMode) -> Action {
+        let response = refusal.response(auth_mode);
+        let headers: Vec<(&str, &str)> = response
+            .headers
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        self.send_http_response(
+            u32::from(response.status),
+            headers,
+            Some(response.body.as_bytes()),
+        );
+        Action::Pause
+    }
+
+    fn audit(&self, record: &Record) {
+        let line = audit_line(record);
+        log::info!("{line}");
+        if let Some(outbox) = &self.outbox {
+            outbox.borrow_mut().push(line);
         }
     }
 }

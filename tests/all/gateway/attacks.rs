@@ -1274,6 +1274,30 @@ async fn token_values_appear_in_no_log_audit_record_metric_or_error_body() {
         ),
         S::UNAUTHORIZED
     );
+    // Swapped parts: the token where the user name goes (issue 17, finding 3).
+    assert_eq!(
+        keep(
+            h.call(
+                Method::GET,
+                "/rest/api/space",
+                Some(basic(&admin, "alice")),
+                ""
+            )
+            .await
+        ),
+        S::UNAUTHORIZED
+    );
+    // A token pasted into the URL: the record holds no value. (The echo upstream's answer
+    // repeats the URL it was sent, so that body is not one of the places scanned.)
+    let pasted = h
+        .call(
+            Method::GET,
+            &format!("/rest/api/space?token={admin}"),
+            Some(basic("alice", &alice)),
+            "",
+        )
+        .await;
+    assert_eq!(pasted.0, S::OK);
     assert_eq!(
         keep(
             h.call(
@@ -1463,6 +1487,20 @@ async fn token_values_appear_in_no_log_audit_record_metric_or_error_body() {
     };
     let (records, total) = store.query_audit(&filter).await.expect("audit");
     assert!(total >= 20, "{total} audit records");
+    // Every field of every record, for any generated token (prefix, shape and checksum),
+    // known to this test or not.
+    for record in &records {
+        let fields = serde_json::to_value(record).expect("record as JSON");
+        for (name, value) in fields.as_object().into_iter().flatten() {
+            let text = value.as_str().unwrap_or_default();
+            assert_eq!(
+                tokengate_core::token_value::redact(text),
+                text,
+                "audit record {} field {name} holds a token value",
+                record.id
+            );
+        }
+    }
     places.push((
         "the audit records".into(),
         serde_json::to_string(&records).expect("records as JSON"),

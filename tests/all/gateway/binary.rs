@@ -360,7 +360,8 @@ async fn sigterm_finishes_the_in_flight_request_audits_it_and_exits_0() {
     .expect("the database opens read-only");
     let (decision, user, status): (String, String, Option<u16>) = db
         .query_row(
-            "SELECT decision, user, upstream_status FROM audit WHERE url LIKE '%/rest/api/slow'",
+            "SELECT a.decision, a.user, o.status FROM audit a
+             LEFT JOIN audit_outcomes o ON o.audit_id = a.id WHERE a.url LIKE '%/rest/api/slow'",
             [],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )

@@ -11,6 +11,7 @@ mod auth;
 pub(crate) mod binary;
 mod component_faults;
 mod faults;
+mod findings;
 mod forwarding;
 mod hostile;
 mod instances;

@@ -73,15 +73,28 @@ export interface RequestFacts {
   clientIp: string,
   nowMs: bigint,
 }
+export interface RawRequest {
+  scheme: AuthScheme,
+  presentedUser?: string,
+  method: string,
+  target: string,
+  body?: string,
+  clientIp: string,
+  nowMs: bigint,
+}
 export interface Settings {
   scope: Scope,
 }
 /**
  * # Variants
  * 
+ * ## `"method-not-allowed"`
+ * 
  * ## `"expired"`
  * 
  * ## `"missing-user"`
+ * 
+ * ## `"bad-user-name"`
  * 
  * ## `"user-mismatch"`
  * 
@@ -93,7 +106,7 @@ export interface Settings {
  * 
  * ## `"no-matching-rule"`
  */
-export type DenyReason = 'expired' | 'missing-user' | 'user-mismatch' | 'bearer-needs-user' | 'ip-not-allowed' | 'out-of-scope' | 'no-matching-rule';
+export type DenyReason = 'method-not-allowed' | 'expired' | 'missing-user' | 'bad-user-name' | 'user-mismatch' | 'bearer-needs-user' | 'ip-not-allowed' | 'out-of-scope' | 'no-matching-rule';
 export interface Allowed {
   user: string,
   line?: number,
@@ -110,6 +123,11 @@ export interface DecisionAllow {
 export interface DecisionDeny {
   tag: 'deny',
   val: Denied,
+}
+export interface Admission {
+  path: string,
+  query?: string,
+  decision: Decision,
 }
 export interface ConditionCheck {
   text: string,
@@ -133,5 +151,6 @@ export class Rules {
   lines(): Array<string>;
   needsBody(): boolean;
   decide(token: TokenFacts, request: RequestFacts, settings: Settings): Decision;
+  admit(token: TokenFacts, request: RawRequest, settings: Settings, publicBase: string): Admission;
   explain(request: RequestFacts): Array<LineCheck>;
 }

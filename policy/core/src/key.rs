@@ -1,5 +1,5 @@
-//! The gateway's server key, handed to the filter as a secret apart from the token export:
-//! token digests (HMAC-SHA256 under it) and the key id that ties an export to its key.
+//! The server key: token digests (HMAC-SHA256 under it) and the key id that ties a
+//! database or a filter export to its key. Only digests of tokens are ever stored.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -9,13 +9,18 @@ use subtle::ConstantTimeEq;
 pub const KEY_LEN: usize = 32;
 
 /// What the key id is the HMAC of. It starts with a NUL byte, which no token value can
-/// contain, so the key id is never the digest of a token. `host/src/export.rs` computes
-/// the same value through the gateway's store.
+/// contain, so the key id is never the digest of a token.
 pub const KEY_ID_INPUT: &str = "\u{0}tokengate key id";
 
 /// Bytes of that HMAC shown as the key id (hex): enough to tell keys apart, too few to
 /// matter as a digest.
 pub const KEY_ID_BYTES: usize = 8;
+
+/// What a fingerprint's HMAC starts with: a NUL byte, so that no fingerprint is the
+/// digest of a token.
+const FINGERPRINT_INPUT: &str = "\u{0}fingerprint\u{0}";
+/// Bytes of a fingerprint.
+const FINGERPRINT_BYTES: usize = 6;
 
 /// An HMAC-SHA256 digest.
 pub type Digest = [u8; 32];
@@ -36,6 +41,11 @@ pub enum KeyError {
 pub struct ServerKey([u8; KEY_LEN]);
 
 impl ServerKey {
+    /// Wraps key bytes (the gateway's key file).
+    pub fn new(bytes: [u8; KEY_LEN]) -> Self {
+        Self(bytes)
+    }
+
     /// Reads the key from its hex text (surrounding white space ignored).
     pub fn from_hex(text: &str) -> Result<Self, KeyError> {
         let text = text.trim();
@@ -56,6 +66,17 @@ impl ServerKey {
         };
         mac.update(value.as_bytes());
         mac.finalize().into_bytes().into()
+    }
+
+    /// A short keyed hash of `text` (12 hex characters): lets the audit log tell two
+    /// values apart, or match one an administrator already knows, without holding it.
+    pub fn fingerprint(&self, text: &str) -> String {
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.0) else {
+            return String::new();
+        };
+        mac.update(FINGERPRINT_INPUT.as_bytes());
+        mac.update(text.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..FINGERPRINT_BYTES])
     }
 
     /// The key id: the first [`KEY_ID_BYTES`] of the digest of [`KEY_ID_INPUT`], in hex.
