@@ -14,6 +14,8 @@ use ipnet::IpNet;
 
 use crate::store::{AuditSync, Location};
 
+pub mod file;
+
 /// The environment variables, one per setting.
 pub mod env {
     /// Listen address.
@@ -77,38 +79,53 @@ pub mod env {
     pub const POLICY_THREADS: &str = "TOKENGATE_POLICY_THREADS";
     /// Audit records that may wait for the writer.
     pub const AUDIT_QUEUE: &str = "TOKENGATE_AUDIT_QUEUE";
+    /// The configuration file (`--config`).
+    pub const CONFIG: &str = "TOKENGATE_CONFIG";
 }
 
-/// Defaults, as clap shows them in `--help`.
+/// Defaults, each stated once: clap shows them in `--help` and applies them, and
+/// [`Config::new`] takes them from clap.
 pub mod default {
+    use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+    use super::{AuditSync, AuthMode, ScopeSetting};
+
     /// Listen address.
-    pub const LISTEN: &str = "127.0.0.1:8080";
+    pub const LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
     /// Data directory.
     pub const DATA_DIR: &str = "./tokengate-data";
+    /// The store: SQLite in the data directory.
+    pub const STORE: &str = "sqlite";
+    /// Token schemes.
+    pub const AUTH_MODE: AuthMode = AuthMode::Basic;
+    /// Paths tokens may reach.
+    pub const SCOPE: ScopeSetting = ScopeSetting::Rest;
     /// Identity header.
     pub const IDENTITY_HEADER: &str = "X-Forwarded-User";
-    /// Body limit (1 MiB).
-    pub const BODY_LIMIT: &str = "1048576";
+    /// Body limit, bytes (1 MiB).
+    pub const BODY_LIMIT: usize = 1 << 20;
     /// Upstream timeout, seconds.
-    pub const UPSTREAM_TIMEOUT: &str = "30";
+    pub const UPSTREAM_TIMEOUT: f64 = 30.0;
     /// Header timeout, seconds.
-    pub const HEADER_TIMEOUT: &str = "10";
-    /// Keep audit records forever.
-    pub const AUDIT_RETENTION_DAYS: &str = "0";
-    /// Rate limit (off).
-    pub const RATE_LIMIT: &str = "0";
-    /// Forwarded body limit (100 MiB, Confluence's default attachment limit).
-    pub const FORWARD_BODY_LIMIT: &str = "104857600";
+    pub const HEADER_TIMEOUT: f64 = 10.0;
+    /// Audit retention, days (0: keep every record).
+    pub const AUDIT_RETENTION_DAYS: u32 = 0;
+    /// Audit durability.
+    pub const AUDIT_SYNC: AuditSync = AuditSync::Full;
+    /// Rate limit, requests per minute (0: off).
+    pub const RATE_LIMIT: u32 = 0;
+    /// Forwarded body limit, bytes (100 MiB, Confluence's default attachment limit).
+    pub const FORWARD_BODY_LIMIT: u64 = 100 << 20;
     /// Concurrent client connections.
-    pub const MAX_CONNECTIONS: &str = "4096";
+    pub const MAX_CONNECTIONS: usize = 4096;
     /// Failed authentications per minute per client address.
-    pub const AUTH_FAILURE_LIMIT: &str = "30";
+    pub const AUTH_FAILURE_LIMIT: u32 = 30;
     /// Memory of one policy instance, MiB.
-    pub const POLICY_MEMORY: &str = "64";
+    pub const POLICY_MEMORY: usize = 64;
     /// Body deadline, seconds.
-    pub const BODY_TIMEOUT: &str = "10";
-    /// Audit records that may wait for the writer.
-    pub const AUDIT_QUEUE: &str = "4096";
+    pub const BODY_TIMEOUT: f64 = 10.0;
+    /// Audit records that may wait for the writer (the writer's own default).
+    pub const AUDIT_QUEUE: usize = crate::audit::DEFAULT_QUEUE;
 }
 
 /// Fixed limits that protect the listener (not settings: no one needs to change them).
@@ -289,11 +306,17 @@ fn invalid(variable: &'static str, flag: &'static str, message: impl Into<String
     }
 }
 
-/// `tokengate serve` settings as typed on the command line or in the environment.
+/// `tokengate serve` settings as typed on the command line, in the environment or in
+/// the configuration file ([`file`]: every argument with an `env` is a key there).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
+    /// A TOML file of settings: each key is a TOKENGATE_* variable without the prefix,
+    /// in lower case (`upstream = "http://confluence:8090"`). Flags and environment
+    /// variables override it.
+    #[arg(long, env = env::CONFIG, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Address and port to listen on.
-    #[arg(long, env = env::LISTEN, default_value = default::LISTEN)]
+    #[arg(long, env = env::LISTEN, default_value_t = default::LISTEN.to_string())]
     pub listen: String,
     /// The REST API behind the gateway, e.g. `http://confluence:8090` (an optional
     /// path prefix is put before every forwarded path).
@@ -308,13 +331,13 @@ pub struct ServeArgs {
     pub data_dir: PathBuf,
     /// The database: `sqlite` (in the data directory) or a PostgreSQL URL
     /// `postgres://user:password@host:port/db` shared by several gateways.
-    #[arg(long, env = env::STORE, default_value = "sqlite", value_parser = store_parser())]
+    #[arg(long, env = env::STORE, default_value = default::STORE, value_parser = store_parser())]
     pub store: Location,
     /// Which Authorization schemes carry tokens.
-    #[arg(long, env = env::AUTH_MODE, default_value = "basic", value_parser = auth_mode_parser())]
+    #[arg(long, env = env::AUTH_MODE, default_value = default::AUTH_MODE.as_str(), value_parser = auth_mode_parser())]
     pub auth_mode: AuthMode,
     /// Paths tokens may reach: `rest` (/rest/*) or `extender` (/rest/extender/*).
-    #[arg(long, env = env::SCOPE, value_enum, default_value = "rest")]
+    #[arg(long, env = env::SCOPE, value_enum, default_value_t = default::SCOPE)]
     pub scope: ScopeSetting,
     /// Administrator user names (comma-separated): their own tokens may use tokenTools.
     #[arg(long, env = env::ADMINS, value_delimiter = ',')]
@@ -329,11 +352,17 @@ pub struct ServeArgs {
     /// TOKENGATE_UPSTREAM_AUTHORIZATION to the value itself).
     #[arg(long, env = env::UPSTREAM_AUTHORIZATION_FILE)]
     pub upstream_authorization_file: Option<PathBuf>,
+    /// The Authorization value sent upstream (never logged). Not a flag, since every
+    /// user can read the process list: set the variable, or this key in a
+    /// configuration file only tokengate can read; or use --upstream-authorization-file.
+    #[arg(long, env = env::UPSTREAM_AUTHORIZATION, hide = true, hide_env_values = true,
+          value_parser = secret_parser())]
+    pub upstream_authorization: Option<Secret>,
     /// Forward requests that carry no token untouched instead of answering 401.
     #[arg(long, env = env::PASSTHROUGH)]
     pub passthrough: bool,
     /// Default per-token rate limit in requests per minute (0 = off).
-    #[arg(long, env = env::RATE_LIMIT, default_value = default::RATE_LIMIT)]
+    #[arg(long, env = env::RATE_LIMIT, default_value_t = default::RATE_LIMIT)]
     pub rate_limit: u32,
     /// Certificate chain (PEM) to terminate TLS on the listener (with --tls-key).
     #[arg(long, env = env::TLS_CERT, requires = "tls_key")]
@@ -345,40 +374,40 @@ pub struct ServeArgs {
     #[arg(long, env = env::UPSTREAM_CA)]
     pub upstream_ca: Option<PathBuf>,
     /// Largest request body buffered for JSON conditions, in bytes (413 beyond).
-    #[arg(long, env = env::BODY_LIMIT, default_value = default::BODY_LIMIT)]
+    #[arg(long, env = env::BODY_LIMIT, default_value_t = default::BODY_LIMIT)]
     pub body_limit: usize,
     /// Seconds the upstream has to start answering (504 after).
-    #[arg(long, env = env::UPSTREAM_TIMEOUT, default_value = default::UPSTREAM_TIMEOUT)]
+    #[arg(long, env = env::UPSTREAM_TIMEOUT, default_value_t = default::UPSTREAM_TIMEOUT)]
     pub upstream_timeout: f64,
     /// Seconds a client has to send a request's headers (and finish the TLS
     /// handshake) before the connection is closed.
-    #[arg(long, env = env::HEADER_TIMEOUT, default_value = default::HEADER_TIMEOUT)]
+    #[arg(long, env = env::HEADER_TIMEOUT, default_value_t = default::HEADER_TIMEOUT)]
     pub header_timeout: f64,
     /// Largest request body forwarded upstream, in bytes (413 beyond).
-    #[arg(long, env = env::FORWARD_BODY_LIMIT, default_value = default::FORWARD_BODY_LIMIT)]
+    #[arg(long, env = env::FORWARD_BODY_LIMIT, default_value_t = default::FORWARD_BODY_LIMIT)]
     pub forward_body_limit: u64,
     /// Client connections served at once; further ones wait to be accepted.
-    #[arg(long, env = env::MAX_CONNECTIONS, default_value = default::MAX_CONNECTIONS)]
+    #[arg(long, env = env::MAX_CONNECTIONS, default_value_t = default::MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// Failed authentications per minute per client address; beyond it every token
     /// request from that address gets 429 until the allowance refills (0 = off).
-    #[arg(long, env = env::AUTH_FAILURE_LIMIT, default_value = default::AUTH_FAILURE_LIMIT)]
+    #[arg(long, env = env::AUTH_FAILURE_LIMIT, default_value_t = default::AUTH_FAILURE_LIMIT)]
     pub auth_failure_limit: u32,
     /// Memory one instance of the policy component may take, MiB. Instances run in
     /// parallel (one per request being decided, up to 16 kept idle); a call that needs
     /// more is refused with 503.
-    #[arg(long, env = env::POLICY_MEMORY, default_value = default::POLICY_MEMORY)]
+    #[arg(long, env = env::POLICY_MEMORY, default_value_t = default::POLICY_MEMORY)]
     pub policy_memory: usize,
     /// When an audit record counts as written: `full` (on disk, survives a power
     /// loss) or `normal` (handed to the OS: survives a crash of tokengate only).
-    #[arg(long, env = env::AUDIT_SYNC, value_enum, default_value = "full")]
+    #[arg(long, env = env::AUDIT_SYNC, value_enum, default_value_t = default::AUDIT_SYNC)]
     pub audit_sync: AuditSync,
     /// Delete audit records older than this many days (checked hourly); 0 = keep all.
-    #[arg(long, env = env::AUDIT_RETENTION_DAYS, default_value = default::AUDIT_RETENTION_DAYS)]
+    #[arg(long, env = env::AUDIT_RETENTION_DAYS, default_value_t = default::AUDIT_RETENTION_DAYS)]
     pub audit_retention_days: u32,
     /// Seconds a client has to send a whole body that a token's `[JsonData::…]`
     /// conditions read (408 after).
-    #[arg(long, env = env::BODY_TIMEOUT, default_value = default::BODY_TIMEOUT)]
+    #[arg(long, env = env::BODY_TIMEOUT, default_value_t = default::BODY_TIMEOUT)]
     pub body_timeout: f64,
     /// Pass `Cookie` and `Set-Cookie` of token requests; by default they are stripped, so
     /// that no upstream session outlives the token's scope or its revocation.
@@ -390,7 +419,7 @@ pub struct ServeArgs {
     pub policy_threads: Option<usize>,
     /// Audit records that may wait for the writer; beyond it requests get 503
     /// (`audit-backlog`) instead of holding more memory.
-    #[arg(long, env = env::AUDIT_QUEUE, default_value = default::AUDIT_QUEUE)]
+    #[arg(long, env = env::AUDIT_QUEUE, default_value_t = default::AUDIT_QUEUE)]
     pub audit_queue: usize,
 }
 
@@ -448,8 +477,10 @@ impl ServeArgs {
                 format!("`{identity_header}` is reserved"),
             ));
         }
-        let upstream_authorization =
-            upstream_authorization(self.upstream_authorization_file.as_deref())?;
+        let upstream_authorization = upstream_authorization(
+            self.upstream_authorization,
+            self.upstream_authorization_file.as_deref(),
+        )?;
         if self.body_limit == 0 {
             return Err(invalid(env::BODY_LIMIT, "body-limit", "must be above 0"));
         }
@@ -574,41 +605,46 @@ impl ServeArgs {
     }
 }
 
-impl Config {
-    /// A configuration with every default, for `upstream` (tests and the demo start here).
-    pub fn new(upstream: &str, data_dir: PathBuf) -> Result<Self, ConfigError> {
-        ServeArgs {
-            listen: default::LISTEN.into(),
-            upstream: upstream.into(),
-            public_base: None,
-            data_dir,
-            store: Location::Sqlite,
-            auth_mode: AuthMode::Basic,
-            scope: ScopeSetting::Rest,
-            admins: Vec::new(),
-            trusted_proxies: Vec::new(),
-            identity_header: default::IDENTITY_HEADER.into(),
-            upstream_authorization_file: None,
-            passthrough: false,
-            rate_limit: 0,
-            tls_cert: None,
-            tls_key: None,
-            upstream_ca: None,
-            body_limit: 1 << 20,
-            upstream_timeout: 30.0,
-            header_timeout: 10.0,
-            forward_body_limit: 100 << 20,
-            max_connections: 4096,
-            auth_failure_limit: 30,
-            policy_memory: 64,
-            audit_sync: AuditSync::Full,
-            audit_retention_days: 0,
-            body_timeout: 10.0,
-            pass_cookies: false,
-            policy_threads: None,
-            audit_queue: crate::audit::DEFAULT_QUEUE,
+impl ServeArgs {
+    /// Refuses the settings that must not be flags: a secret on the command line is
+    /// in the process list for every user to read.
+    pub fn refuse_secret_flags(matches: &clap::ArgMatches) -> Result<(), ConfigError> {
+        if matches.try_get_raw("upstream_authorization").is_ok()
+            && matches.value_source("upstream_authorization")
+                == Some(clap::parser::ValueSource::CommandLine)
+        {
+            return Err(invalid(
+                env::UPSTREAM_AUTHORIZATION,
+                "upstream-authorization",
+                "not accepted as a flag (every user can read the process list): set the \
+                 variable, the configuration file's `upstream_authorization`, or \
+                 --upstream-authorization-file",
+            ));
         }
-        .into_config()
+        Ok(())
+    }
+}
+
+impl Config {
+    /// A configuration with every default, for `upstream` (tests and the demo start
+    /// here). The defaults are clap's, so they are the ones `serve` applies; the
+    /// environment is not read.
+    pub fn new(upstream: &str, data_dir: PathBuf) -> Result<Self, ConfigError> {
+        use clap::{Args as _, FromArgMatches as _};
+        let command =
+            ServeArgs::augment_args(clap::Command::new("serve")).mut_args(|arg| arg.env(None));
+        let args = [
+            "serve".into(),
+            "--upstream".into(),
+            upstream.into(),
+            "--data-dir".into(),
+            data_dir.into_os_string(),
+        ];
+        let parsed = command
+            .try_get_matches_from(args)
+            .and_then(|matches| ServeArgs::from_arg_matches(&matches))
+            .map_err(|err| invalid(env::UPSTREAM, "upstream", err.to_string()))?;
+        parsed.into_config()
     }
 }
 
@@ -693,7 +729,9 @@ fn parse_public_base(text: &str) -> Result<String, ConfigError> {
     Ok(text.trim_end_matches('/').to_owned())
 }
 
-fn derived_public_base(listen: SocketAddr, tls: bool) -> String {
+/// The public base when none is set: `http(s)://` + the listen address (`localhost`
+/// for an unspecified address).
+pub fn derived_public_base(listen: SocketAddr, tls: bool) -> String {
     let scheme = if tls { "https" } else { "http" };
     match listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => format!("{scheme}://localhost:{}", listen.port()),
@@ -714,9 +752,17 @@ fn parse_net(text: &str) -> Result<IpNet, ConfigError> {
         })
 }
 
-fn upstream_authorization(file: Option<&std::path::Path>) -> Result<Option<Secret>, ConfigError> {
-    let from_env = std::env::var(env::UPSTREAM_AUTHORIZATION).ok();
-    let value = match (from_env, file) {
+/// `--upstream-authorization`: a [`Secret`] from the start, so `Debug` never shows it.
+fn secret_parser() -> impl clap::builder::TypedValueParser<Value = Secret> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::StringValueParser::new().map(Secret::new)
+}
+
+fn upstream_authorization(
+    value: Option<Secret>,
+    file: Option<&std::path::Path>,
+) -> Result<Option<Secret>, ConfigError> {
+    let value = match (value.map(|secret| secret.0), file) {
         (Some(_), Some(_)) => {
             return Err(invalid(
                 env::UPSTREAM_AUTHORIZATION_FILE,

@@ -21,7 +21,6 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ScopeSetting};
 use crate::gateway::app;
 use crate::response::{Body, json as json_response};
-use crate::server::Running;
 use crate::store::NewToken;
 
 /// The demo's restricted token: the seed's `getUserDetails` example only.
@@ -85,10 +84,15 @@ pub async fn start_echo() -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
     Ok((addr, spawn_echo(listener)))
 }
 
-/// Runs the demo until Ctrl-C.
+/// Runs the demo until Ctrl-C or SIGTERM.
 pub async fn run(listen: SocketAddr, data_dir: &Path) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let (echo_addr, _echo) = start_echo().await.context("starting the echo upstream")?;
+    // Bound first, so that with port 0 the public base and the commands name the port.
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let listen = listener.local_addr()?;
     let mut config = Config::new(&format!("http://{echo_addr}"), data_dir.to_owned())?;
     config.listen = listen;
     config.public_base = format!("http://{listen}");
@@ -113,10 +117,12 @@ pub async fn run(listen: SocketAddr, data_dir: &Path) -> anyhow::Result<()> {
             ..NewToken::default()
         })
         .await?;
-    let running = Running::start(gateway, listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
-    let base = format!("http://{}", running.addr);
+    let serving = tokio::spawn(crate::server::serve(
+        gateway,
+        listener,
+        crate::cli::shutdown_signal(),
+    ));
+    let base = format!("http://{listen}");
     let data = data_dir.display();
     println!(
         "tokengate demo: gateway on {base}, echo upstream on http://{echo_addr}, data in {data}\n\
@@ -141,7 +147,6 @@ pub async fn run(listen: SocketAddr, data_dir: &Path) -> anyhow::Result<()> {
          \n\
          Press Ctrl-C to stop."
     );
-    let _ = tokio::signal::ctrl_c().await;
-    running.stop().await?;
+    serving.await.context("the demo gateway")??;
     Ok(())
 }

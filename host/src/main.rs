@@ -1,26 +1,9 @@
-//! The `tokengate` binary: parses the command line, sets up logging and runs.
+//! The `tokengate` binary. Everything is in [`tokengate::cli::main`]: code generic over
+//! the logging and runtime types is then compiled once, with the library, and not again
+//! in this crate at the end of every release build.
 
 #![forbid(unsafe_code)]
 
-use std::io::IsTerminal as _;
-
-use clap::Parser as _;
-use tracing_subscriber::EnvFilter;
-
-/// Log filter when `RUST_LOG` is unset.
-const DEFAULT_LOG: &str = "info";
-
 fn main() -> anyhow::Result<()> {
-    let cli = tokengate::cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(tokengate::cli::run(cli))
+    tokengate::cli::main()
 }

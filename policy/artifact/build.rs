@@ -54,8 +54,10 @@ fn main() -> Result<()> {
     fs::write(out_dir.join("tokengate_policy.sha256"), digest)?;
 
     // The filter is a plain core module: proxy-wasm hosts load it as built.
-    let filter = build_guest(&root, FILTER_PACKAGE, FILTER_TARGET)?;
-    fs::write(out_dir.join("tokengate_proxy_wasm.wasm"), &filter)?;
+    if env::var_os("CARGO_FEATURE_PROXY_WASM_FILTER").is_some() {
+        let filter = build_guest(&root, FILTER_PACKAGE, FILTER_TARGET)?;
+        fs::write(out_dir.join("tokengate_proxy_wasm.wasm"), &filter)?;
+    }
     Ok(())
 }
 

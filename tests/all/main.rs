@@ -1,5 +1,6 @@
 //! tokengate's integration tests: one binary, one module per area.
 
+mod cli;
 mod component;
 mod gateway;
 mod postgres;

@@ -416,10 +416,21 @@ impl Store {
     /// Deletes audit records older than `before` (epoch ms) in batches, so the
     /// audit writer is never held up for long; how many it deleted.
     pub async fn prune_audit(&self, before: i64) -> Result<u64, StoreError> {
+        self.prune_audit_reporting(before, |_| {}).await
+    }
+
+    /// [`Self::prune_audit`], telling `progress` the records deleted so far after
+    /// each batch (`tokengate audit prune` shows it).
+    pub async fn prune_audit_reporting(
+        &self,
+        before: i64,
+        progress: impl Fn(u64),
+    ) -> Result<u64, StoreError> {
         let mut deleted = 0;
         loop {
             let batch = self.backend.prune_audit(before, PRUNE_BATCH).await?;
             deleted += batch;
+            progress(deleted);
             if batch < PRUNE_BATCH {
                 return Ok(deleted);
             }

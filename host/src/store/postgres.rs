@@ -218,6 +218,16 @@ impl Postgres {
     /// (with its id) from `source` into this database, in one transaction; refuses
     /// a database that already holds tokens or audit records.
     pub async fn import_from(&self, source: &dyn Backend) -> Result<Imported, StoreError> {
+        self.import_from_reporting(source, &|_| {}).await
+    }
+
+    /// [`Self::import_from`], telling `progress` what it copied so far after the
+    /// tokens and after each page of audit records (`tokengate migrate` shows it).
+    pub async fn import_from_reporting(
+        &self,
+        source: &dyn Backend,
+        progress: &(dyn Fn(Imported) + Sync),
+    ) -> Result<Imported, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let empty: bool = tx
@@ -257,6 +267,10 @@ impl Postgres {
             ];
             tx.execute(&insert_token, &params).await?;
         }
+        progress(Imported {
+            tokens: rows.len(),
+            records: 0,
+        });
         let insert_record = tx
             .prepare(
                 "INSERT INTO audit (id, time, token_id, user_name, client_ip, method, url,
@@ -303,6 +317,10 @@ impl Postgres {
                 t.execute(insert, &params).await
             }))
             .await?;
+            progress(Imported {
+                tokens: rows.len(),
+                records,
+            });
         }
         // New records continue after the copied ids.
         tx.batch_execute(

@@ -16,5 +16,7 @@ pub const COMPONENT_SHA256: &str =
 
 /// The proxy-wasm filter (`policy/proxy-wasm`): a `wasm32-wasip1` core module for
 /// proxy-wasm ABI 0.2.1 hosts such as Envoy, with the same policy code inside.
+/// Built with the `proxy-wasm-filter` feature only.
+#[cfg(feature = "proxy-wasm-filter")]
 pub const PROXY_WASM_FILTER: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/tokengate_proxy_wasm.wasm"));

@@ -49,7 +49,7 @@ fn find_binary() -> Result<PathBuf, String> {
 }
 
 /// The binary; `None` (the test returns early) when it is missing outside CI.
-pub(super) fn tokengate_binary() -> Option<PathBuf> {
+pub(crate) fn tokengate_binary() -> Option<PathBuf> {
     match find_binary() {
         Ok(path) => Some(path),
         Err(why) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
@@ -64,14 +64,14 @@ pub(super) fn tokengate_binary() -> Option<PathBuf> {
 
 /// A child process that is killed if the test ends early, with its output read by
 /// threads: stdout line by line into a channel, stderr kept for failure messages.
-pub(super) struct Process {
+pub(crate) struct Process {
     pub(super) child: Child,
     stdout: mpsc::UnboundedReceiver<String>,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Process {
-    pub(super) fn spawn(command: &mut Command) -> Self {
+    pub(crate) fn spawn(command: &mut Command) -> Self {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -106,7 +106,7 @@ impl Process {
         }
     }
 
-    pub(super) fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().expect("stderr buffer").clone()
     }
 
@@ -122,7 +122,7 @@ impl Process {
     /// Waits until `serve --listen 127.0.0.1:0` says which port it bound and then
     /// answers `/healthz` there; its address. (A port picked by the test could be
     /// taken by another test before the gateway binds it.)
-    pub(super) async fn wait_serving(&mut self) -> SocketAddr {
+    pub(crate) async fn wait_serving(&mut self) -> SocketAddr {
         let started = Instant::now();
         let addr = loop {
             if let Some(addr) = listening_addr(&self.stderr()) {

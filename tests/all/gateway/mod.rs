@@ -8,7 +8,7 @@
 mod admin;
 mod attacks;
 mod auth;
-mod binary;
+pub(crate) mod binary;
 mod component_faults;
 mod faults;
 mod findings;

@@ -1,0 +1,245 @@
+//! `tokengate audit`: the audit log as a table or JSON lines, with filters, paging,
+//! `--count` and `--follow`; `tokengate audit prune` deletes old records now.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use super::table::{Table, terminal_width};
+use super::time::{self, format_time};
+use super::{DataDir, audit_cli_action, open_store, progress};
+use crate::audit::{self, AuditFilter, AuditRow};
+
+/// How often `tokengate audit --follow` looks for new records.
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
+/// Records read per query while following.
+const FOLLOW_PAGE: u64 = 1000;
+
+/// `tokengate audit`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AuditArgs {
+    /// Something other than reading.
+    #[command(subcommand)]
+    pub action: Option<AuditCommand>,
+    /// What to read.
+    #[command(flatten)]
+    pub query: QueryArgs,
+}
+
+/// `tokengate audit …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Delete the records older than a time now, in batches, as retention
+    /// (TOKENGATE_AUDIT_RETENTION_DAYS) does hourly. `audit --to TIME --count` tells
+    /// how many that is.
+    Prune(PruneArgs),
+}
+
+/// Reading the audit log.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Only this token id.
+    #[arg(long)]
+    pub token_id: Option<String>,
+    /// Only this user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// From this time on: an RFC 3339 time or date, a duration ago (1h, 7d), now, or
+    /// epoch milliseconds.
+    #[arg(long, value_name = "TIME", value_parser = time::parse_arg)]
+    pub from: Option<i64>,
+    /// Before this time (same forms as --from).
+    #[arg(long, value_name = "TIME", value_parser = time::parse_arg)]
+    pub to: Option<i64>,
+    /// Only `allow` or `deny`.
+    #[arg(long)]
+    pub decision: Option<String>,
+    /// Skip this many records (newest first).
+    #[arg(long, default_value_t = 0)]
+    pub start_at: u64,
+    /// Show at most this many records.
+    #[arg(long, default_value_t = 50)]
+    pub max_results: u64,
+    /// Keep printing new records as they are written (Ctrl-C to stop).
+    #[arg(long, conflicts_with = "count")]
+    pub follow: bool,
+    /// Print only the exact number of matching records (counts every one).
+    #[arg(long)]
+    pub count: bool,
+    /// Print JSON lines, one record each (the admin API's record shape).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `tokengate audit prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Delete the records before this time: an RFC 3339 time or date, a duration
+    /// ago (90d keeps the last 90 days), or epoch milliseconds.
+    #[arg(long, value_name = "TIME", value_parser = time::parse_arg)]
+    pub before: i64,
+}
+
+/// Runs `audit` or `audit prune`.
+pub(super) async fn run(args: AuditArgs) -> Result<()> {
+    match args.action {
+        Some(AuditCommand::Prune(prune_args)) => prune(prune_args).await,
+        None => read(args.query).await,
+    }
+}
+
+/// The table's columns; widths below are the least each gets while following, when
+/// later rows cannot widen a column already printed.
+const COLUMNS: &[&str] = &[
+    "TIME", ">ID", "DECISION", "REASON", "USER", "TOKEN", "CLIENT", "METHOD", "URL", ">STATUS",
+    ">MS", "NOTE",
+];
+const FOLLOW_WIDTHS: &[usize] = &[24, 6, 8, 18, 10, 20, 15, 6, 40, 6, 5, 0];
+
+fn table(rows: &[AuditRow]) -> Table {
+    let mut table = Table::new(COLUMNS);
+    for row in rows {
+        let mut note = Vec::new();
+        if let Some(n) = row.line {
+            note.push(format!(
+                "line {n}: {}",
+                row.line_text.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(action) = &row.action {
+            note.push(format!("action: {action}"));
+        }
+        if let Some(detail) = &row.detail {
+            note.push(detail.clone());
+        }
+        let dash = |value: Option<&str>| value.unwrap_or("-").to_owned();
+        table.row(vec![
+            format_time(row.time),
+            row.id.to_string(),
+            row.decision.clone(),
+            dash(row.reason.as_deref()),
+            dash(row.user.as_deref()),
+            dash(row.token_id.as_deref()),
+            row.client_ip.clone(),
+            row.method.clone(),
+            row.url.clone(),
+            row.upstream_status
+                .map_or_else(|| "-".into(), |s| s.to_string()),
+            row.latency_ms
+                .map_or_else(|| "-".into(), |ms| ms.to_string()),
+            note.join("; "),
+        ]);
+    }
+    table
+}
+
+fn print_json(rows: &[AuditRow]) -> Result<()> {
+    for row in rows {
+        println!("{}", serde_json::to_string(row)?);
+    }
+    Ok(())
+}
+
+async fn read(args: QueryArgs) -> Result<()> {
+    let store = open_store(&args.data).await?;
+    let mut filter = AuditFilter {
+        token_id: args.token_id,
+        user: args.user,
+        from: args.from,
+        to: args.to,
+        decision: args.decision,
+        after_id: None,
+        start_at: args.start_at,
+        max_results: args.max_results,
+    };
+    if args.count {
+        println!("{}", store.count_audit(&filter).await?);
+        return Ok(());
+    }
+    let (mut rows, total) = store.query_audit(&filter).await?;
+    // Oldest first on screen, like a log.
+    rows.reverse();
+    let max_width = terminal_width();
+    let first = table(&rows);
+    let mut widths = first.widths();
+    if args.follow {
+        for (width, least) in widths.iter_mut().zip(FOLLOW_WIDTHS) {
+            *width = (*width).max(*least);
+        }
+    }
+    if args.json {
+        print_json(&rows)?;
+    } else {
+        print!("{}", first.render(&widths, max_width));
+    }
+    if !args.follow {
+        if !args.json {
+            if total > audit::COUNT_CAP {
+                eprintln!("{} of more than {} records", rows.len(), audit::COUNT_CAP);
+            } else {
+                eprintln!("{} of {total} records", rows.len());
+            }
+        }
+        return Ok(());
+    }
+    let mut last = match rows.last() {
+        Some(row) => row.id,
+        None => store.last_audit_id().await?,
+    };
+    filter.start_at = 0;
+    filter.max_results = FOLLOW_PAGE;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = tokio::time::sleep(FOLLOW_INTERVAL) => {}
+        }
+        filter.after_id = Some(last);
+        let (rows, _) = store.query_audit(&filter).await?;
+        let Some(newest) = rows.last() else {
+            continue;
+        };
+        last = newest.id;
+        if args.json {
+            print_json(&rows)?;
+        } else {
+            print!("{}", table(&rows).render_rows(&widths, max_width));
+        }
+    }
+}
+
+async fn prune(args: PruneArgs) -> Result<()> {
+    let store = open_store(&args.data).await?;
+    let older = AuditFilter {
+        to: Some(args.before),
+        ..AuditFilter::default()
+    };
+    let total = store.count_audit(&older).await?;
+    let bar = progress::bar(total, "deleted");
+    let deleted = store
+        .prune_audit_reporting(args.before, |deleted| bar.set_position(deleted))
+        .await?;
+    bar.finish_and_clear();
+    audit_cli_action(
+        &store,
+        tokengate_policy_artifact::COMPONENT_SHA256,
+        format!(
+            "pruned {deleted} audit records before {}",
+            format_time(args.before)
+        ),
+        None,
+    )
+    .await?;
+    println!(
+        "deleted {deleted} audit records before {}",
+        format_time(args.before)
+    );
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! `tokengate token create|list|revoke|export`: tokens in the data directory, without
+//! a running gateway (which picks changes up within a second).
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::table::Table;
+use super::{DataDir, audit_cli_action, cli_actor, export, format_time, open_store};
+use crate::admin;
+use crate::config::file::Origins;
+use crate::policy::PolicyRuntime;
+
+/// `tokengate token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print its value (the only time it is shown).
+    Create(CreateArgs),
+    /// List tokens (a hint of each value, never the value): a table, or --json.
+    List(ListArgs),
+    /// Revoke a token by id or value; a running gateway stops accepting it within a second.
+    Revoke(RevokeArgs),
+    /// Write the proxy-wasm filter's configuration: the live tokens as keyed digests,
+    /// with the gateway settings given as to `serve` (the same flags, TOKENGATE_*
+    /// variables and --config file). The HMAC key is never in it; `--key-out` writes
+    /// it to a file of its own, for the proxy's secret store.
+    Export(export::ExportArgs),
+}
+
+/// `tokengate token create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Name of the token (required).
+    #[arg(long)]
+    pub label: String,
+    /// Bind the token to this user (recommended); without it, any user name works (Basic only).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Restriction lines, e.g. '[post].*/rest/api/space/EXTENDER/property.*' (separate
+    /// lines with a newline, the two characters \n, or <br>).
+    #[arg(long, default_value = "")]
+    pub limit_to: String,
+    /// Client addresses allowed: addresses, CIDR ranges, `!` exclusions.
+    #[arg(long, default_value = "")]
+    pub ip: String,
+    /// Expire after this many days (0 = never).
+    #[arg(long, default_value_t = 0)]
+    pub days: i64,
+    /// Use this value instead of generating one (16–256 visible ASCII characters).
+    #[arg(long)]
+    pub token: Option<String>,
+}
+
+/// `tokengate token list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Include revoked tokens.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON (the admin API's `tokens` shape).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `tokengate token revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataDir,
+    /// The token's id (from `token list`).
+    #[arg(long, conflicts_with = "token", required_unless_present = "token")]
+    pub id: Option<String>,
+    /// The token's value.
+    #[arg(long)]
+    pub token: Option<String>,
+}
+
+/// Runs a `token` subcommand.
+pub(super) async fn run(command: TokenCommand, origins: &Origins) -> Result<()> {
+    match command {
+        TokenCommand::Create(args) => create(args).await,
+        TokenCommand::List(args) => list(args).await,
+        TokenCommand::Revoke(args) => revoke(args).await,
+        TokenCommand::Export(args) => export::run(args, origins).await,
+    }
+}
+
+async fn create(args: CreateArgs) -> Result<()> {
+    let store = open_store(&args.data).await?;
+    let policy = PolicyRuntime::new()?;
+    let request = json!({
+        "label": args.label,
+        "userName": args.user,
+        "limitTo": args.limit_to,
+        "ip": args.ip,
+        "daysUntilExpiry": args.days,
+        "token": args.token,
+    });
+    let created = admin::create(&store, &policy, &request, &cli_actor()).await;
+    let (answer, action) = match created {
+        Ok(created) => created,
+        Err(crate::response::Refusal::Invalid(problems)) => {
+            bail!("the token was not created:\n  {}", problems.join("\n  "))
+        }
+        Err(err) => bail!("the token was not created: {err}"),
+    };
+    let id = answer["id"].as_str().map(str::to_owned);
+    audit_cli_action(
+        &store,
+        policy.digest(),
+        action.unwrap_or_default(),
+        id.clone(),
+    )
+    .await?;
+    println!("{}", answer["token"].as_str().unwrap_or_default());
+    eprintln!(
+        "created token {} (shown once; only its digest is stored)",
+        id.unwrap_or_default()
+    );
+    Ok(())
+}
+
+async fn list(args: ListArgs) -> Result<()> {
+    let store = open_store(&args.data).await?;
+    let (rows, total) = store.list(0, u64::MAX, args.all).await?;
+    if args.json {
+        let tokens: Vec<_> = rows.iter().map(admin::token_json).collect();
+        println!(
+            "{}",
+            json!({ "tokens": tokens, "total": total, "status": "ok" })
+        );
+        return Ok(());
+    }
+    let mut table = Table::new(&[
+        "ID", "HINT", "LABEL", "USER", ">USES", "EXPIRES", "LIMIT TO",
+    ]);
+    for row in rows {
+        let token = &row.token;
+        let expires = match (row.revoked, token.valid_until) {
+            (Some(_), _) => "revoked".to_owned(),
+            (None, Some(until)) => format_time(until).chars().take(10).collect(),
+            (None, None) => "never".to_owned(),
+        };
+        table.row(vec![
+            token.id.clone(),
+            token.hint.clone(),
+            token.label.clone(),
+            token.user.clone().unwrap_or_else(|| "(any)".into()),
+            row.counter.to_string(),
+            expires,
+            token.limit_to.replace('\n', " | "),
+        ]);
+    }
+    table.print();
+    Ok(())
+}
+
+async fn revoke(args: RevokeArgs) -> Result<()> {
+    let store = open_store(&args.data).await?;
+    let revoked = match (args.id, args.token) {
+        (Some(id), _) => store.revoke_id(&id).await?,
+        (None, Some(value)) => store.revoke_value(&value).await?,
+        (None, None) => bail!("give --id or --token"),
+    };
+    let Some(token) = revoked else {
+        bail!("no live token matches");
+    };
+    audit_cli_action(
+        &store,
+        tokengate_policy_artifact::COMPONENT_SHA256,
+        format!("revoked token {}", token.id),
+        Some(token.id.clone()),
+    )
+    .await?;
+    println!("revoked {}", token.id);
+    Ok(())
+}
