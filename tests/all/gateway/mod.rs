@@ -11,6 +11,7 @@ mod auth;
 mod binary;
 mod component_faults;
 mod faults;
+mod filter_api;
 mod findings;
 mod forwarding;
 mod hostile;
