@@ -27,10 +27,17 @@ impl RateLimiter {
             return Ok(());
         }
         let capacity = f64::from(per_minute);
-        let bucket = self.buckets.entry(token_id.to_owned()).or_insert(Bucket {
-            tokens: capacity,
-            updated_ms: now_ms,
-        });
+        // The id is copied for a token's first request only, not on every one.
+        if !self.buckets.contains_key(token_id) {
+            let full = Bucket {
+                tokens: capacity,
+                updated_ms: now_ms,
+            };
+            self.buckets.insert(token_id.to_owned(), full);
+        }
+        let Some(bucket) = self.buckets.get_mut(token_id) else {
+            return Err(Duration::ZERO);
+        };
         // A clock that steps back adds nothing.
         let elapsed_ms = now_ms.saturating_sub(bucket.updated_ms).max(0);
         let elapsed_s = Duration::from_millis(u64::try_from(elapsed_ms).unwrap_or(0)).as_secs_f64();
