@@ -111,12 +111,7 @@ async fn the_filter_endpoints_answer_only_a_live_filter_credential() {
 async fn a_change_made_anywhere_is_a_new_version_at_once() {
     let h = Harness::start(|_| {}).await;
     let admin = h.admin_token().await;
-    let (_, credential) = h
-        .app
-        .store()
-        .create_credential("fleet", None)
-        .await
-        .expect("credential");
+    let credential = h.filter_credential("fleet").await;
     let first = pull(&h, &credential, None).await;
     let first_etag = etag(&first);
     let first_version = first.json()["version"].as_i64().unwrap_or(0);
@@ -151,15 +146,7 @@ async fn a_change_made_anywhere_is_a_new_version_at_once() {
     };
     assert!(ids(&config["tokens"]).contains(&created.id));
 
-    let reply = h
-        .call(
-            Method::DELETE,
-            "/rest/extender/1.0/tokenTools/delete",
-            Some(basic(ADMIN, &admin)),
-            &[("content-type", "application/json")],
-            &json!({ "id": created.id }).to_string(),
-        )
-        .await;
+    let reply = h.revoke(&admin, &created.id).await;
     assert_eq!(reply.status, StatusCode::OK);
     let revoked = pull(&h, &credential, Some(&etag(&changed))).await;
     assert_eq!(revoked.status, StatusCode::OK);
@@ -170,12 +157,7 @@ async fn a_change_made_anywhere_is_a_new_version_at_once() {
 #[tokio::test]
 async fn the_audit_intake_refuses_what_is_not_a_batch() {
     let h = Harness::start(|_| {}).await;
-    let (_, credential) = h
-        .app
-        .store()
-        .create_credential("fleet", None)
-        .await
-        .expect("credential");
+    let credential = h.filter_credential("fleet").await;
     let line = json!({
         "event": "audit", "time": 1, "tokenId": null, "user": null, "clientIp": "192.0.2.1",
         "method": "GET", "url": "/rest/api/space", "decision": "deny",

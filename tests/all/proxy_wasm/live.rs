@@ -19,7 +19,7 @@ use tokengate::store::NewToken;
 use tokengate_core::export::{AUDIT_PATH, BATCH_HEADER, CONFIG_PATH, INSTANCE_HEADER};
 
 use super::*;
-use crate::gateway::{ADMIN, Harness, basic};
+use crate::gateway::Harness;
 
 /// The filter's tick in these tests, ms.
 const TICK_MS: i64 = 2_000;
@@ -85,12 +85,7 @@ impl Live {
     /// staleness of these tests), holding the key and a fresh credential of `h`, with its
     /// first pull answered.
     async fn start(h: &Harness, gateway: Value) -> Self {
-        let (_, credential) = h
-            .app
-            .store()
-            .create_credential(FLEET, None)
-            .await
-            .expect("credential");
+        let credential = h.filter_credential(FLEET).await;
         let key = tokengate::export::filter_key(&h.app.config().data_dir).expect("key");
         // The key in the VM configuration, the credential in the VM's environment (Envoy:
         // `host_env_keys` from a secret): both ways the README describes.
@@ -312,15 +307,7 @@ async fn a_token_revoked_on_the_gateway_is_refused_within_one_tick() {
     assert!(pull.header("if-none-match").is_some(), "{pull:?}");
     assert_eq!(pull.answer.as_ref().map(|a| a.status), Some(304));
 
-    let reply = h
-        .call(
-            Method::DELETE,
-            "/rest/extender/1.0/tokenTools/delete",
-            Some(basic(ADMIN, &admin)),
-            &[("content-type", "application/json")],
-            &json!({ "id": id }).to_string(),
-        )
-        .await;
+    let reply = h.revoke(&admin, &id).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     // Until its next tick the filter still has the old configuration...
     assert_eq!(
