@@ -50,14 +50,83 @@ pub enum Write {
     Append(Box<AuditRecord>),
     /// The outcome of a record written earlier.
     Complete(Completion),
+    /// A proxy-wasm filter's batch: its records (and uses) are appended only if no batch
+    /// with its id was stored before (a retry is stored once).
+    Filter(Box<FilterBatch>),
 }
 
-/// Uses to count per token in one batch: how many, and the newest time and address.
-pub fn uses(batch: &[Write]) -> Vec<(&str, i64, i64, &str)> {
-    let mut uses: std::collections::BTreeMap<&str, (i64, i64, &str)> = Default::default();
+/// Audit records a proxy-wasm filter decided, sent as one batch.
+#[derive(Debug, Clone)]
+pub struct FilterBatch {
+    /// The filter instance, as the gateway names it (`credential/instance`); every record
+    /// carries it too.
+    pub via: String,
+    /// The batch's id, unique per instance.
+    pub batch: String,
+    /// The records, oldest first.
+    pub records: Vec<AuditRecord>,
+}
+
+/// What became of a filter batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Its records were appended.
+    New,
+    /// A batch with its id was stored before: nothing was written.
+    Duplicate,
+}
+
+/// The records a commit appends, in order: every `Append`'s, and those of every filter
+/// batch whose id was claimed (`claimed[i]` for the i-th `Filter` write).
+pub fn appended<'a>(
+    batch: &'a [Write],
+    claimed: &'a [bool],
+) -> impl Iterator<Item = &'a AuditRecord> + 'a {
+    let mut filters = claimed.iter();
+    batch.iter().flat_map(move |write| {
+        let records: &'a [AuditRecord] = match write {
+            Write::Append(record) => std::slice::from_ref(&**record),
+            Write::Complete(_) => &[],
+            Write::Filter(filter) => match filters.next() {
+                Some(true) => &filter.records,
+                _ => &[],
+            },
+        };
+        records.iter()
+    })
+}
+
+/// What a commit returns from the ids of the [`appended`] records: one id per `Append`,
+/// and per `Filter` the id of its last record, or 0 when it was stored before.
+pub fn answers(batch: &[Write], claimed: &[bool], ids: &[i64]) -> Vec<i64> {
+    let mut ids = ids.iter().copied();
+    let mut filters = claimed.iter();
+    let mut answers = Vec::with_capacity(batch.len());
     for write in batch {
-        if let Write::Append(record) = write
-            && record.count_use
+        match write {
+            Write::Append(_) => answers.push(ids.next().unwrap_or(0)),
+            Write::Complete(_) => {}
+            Write::Filter(filter) => {
+                let stored = filters.next().copied().unwrap_or(false);
+                let last = if stored {
+                    ids.by_ref().take(filter.records.len()).last()
+                } else {
+                    None
+                };
+                answers.push(last.unwrap_or(0));
+            }
+        }
+    }
+    answers
+}
+
+/// Uses to count per token among `records`: how many, and the newest time and address.
+pub fn uses<'a>(
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+) -> Vec<(&'a str, i64, i64, &'a str)> {
+    let mut uses: std::collections::BTreeMap<&str, (i64, i64, &str)> = Default::default();
+    for record in records {
+        if record.count_use
             && let Some(token_id) = &record.token_id
         {
             let entry = uses
@@ -102,12 +171,13 @@ impl AuditError {
 
 /// A backend that commits on the writer's own thread, blocking (SQLite).
 pub trait BlockingWriter: Send + 'static {
-    /// Writes one batch in one transaction; the ids of its appended records, in order.
+    /// Writes one batch in one transaction; [`answers`]: an id per `Append` and `Filter`.
     fn commit(&mut self, batch: &[Write]) -> Result<Vec<i64>, StoreError>;
 }
 
 enum Job {
     Append(Box<AuditRecord>, oneshot::Sender<Result<i64, AuditError>>),
+    Filter(Box<FilterBatch>, oneshot::Sender<Result<i64, AuditError>>),
     Complete(Completion),
     /// Answered once everything sent before it is committed.
     Flush(oneshot::Sender<()>),
@@ -205,6 +275,24 @@ impl AuditLog {
         answer.await.map_err(|_| AuditError::Stopped)?
     }
 
+    /// Appends a filter's batch unless a batch with its id was stored before, and waits
+    /// for the commit. Refused at once when the queue is full.
+    pub async fn append_filter(&self, batch: FilterBatch) -> Result<Stored, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .try_send(Job::Filter(Box::new(batch), reply))
+            .map_err(|err| match err {
+                mpsc::error::TrySendError::Full(_) => AuditError::Backlog(self.capacity),
+                mpsc::error::TrySendError::Closed(_) => AuditError::Stopped,
+            })?;
+        let last_id = answer.await.map_err(|_| AuditError::Stopped)??;
+        Ok(if last_id == 0 {
+            Stored::Duplicate
+        } else {
+            Stored::New
+        })
+    }
+
     /// Records what was learnt after forwarding (committed with a later batch). When the
     /// queue is full it is dropped (the record stays, without its status) and counted.
     pub fn complete(&self, completion: Completion) {
@@ -261,6 +349,10 @@ fn split(jobs: Vec<Job>) -> (Vec<Write>, Rest) {
         match job {
             Job::Append(record, reply) => {
                 batch.push(Write::Append(record));
+                rest.waiters.push(reply);
+            }
+            Job::Filter(filter, reply) => {
+                batch.push(Write::Filter(filter));
                 rest.waiters.push(reply);
             }
             Job::Complete(completion) => batch.push(Write::Complete(completion)),
@@ -372,6 +464,10 @@ pub struct AuditRow {
     pub latency_ms: Option<i64>,
     /// Policy component digest.
     pub component: String,
+    /// The proxy-wasm filter instance that decided (`credential/instance`); absent for
+    /// the gateway's own records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// Audit queries count matching records up to this many and then stop: with

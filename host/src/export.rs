@@ -1,5 +1,6 @@
-//! `tokengate token export --for proxy-wasm`: the plugin configuration of the proxy-wasm
-//! filter (`policy/proxy-wasm`), written from the store and the gateway's settings.
+//! `tokengate token export --for proxy-wasm`, and the gateway's answer to a filter's pull
+//! (`crate::filter_api`): the proxy-wasm filter's configuration (`policy/proxy-wasm`),
+//! from one snapshot of the store and the gateway's settings.
 //!
 //! The export carries tokens as keyed digests only, plus the id of the key. The key
 //! itself never goes in it: [`filter_key`] reads it for the operator to hand to the filter
@@ -12,11 +13,10 @@ use http::HeaderName;
 use ipnet::IpNet;
 use tokengate_core::export::{Export, ExportedToken, FORMAT, RevokedToken};
 
-pub use tokengate_core::export::AuditCallout;
-
 use crate::config::{AuthMode, Config, ScopeSetting, Secret};
+use crate::index::Token;
 use crate::store::{KEY_FILE, Store, StoreError};
-use crate::token::KEY_LEN;
+use crate::token::{Digest, KEY_LEN};
 
 /// The gateway settings the filter applies too; [`FilterSettings::from_config`] takes
 /// them from a running gateway's configuration.
@@ -40,12 +40,12 @@ pub struct FilterSettings {
     pub pass_cookies: bool,
     /// Largest body buffered for JSON conditions.
     pub body_limit: usize,
-    /// Audit call-out, if any.
-    pub audit: Option<AuditCallout>,
+    /// Requests per minute per token in each filter instance (0: no limit).
+    pub rate_limit_per_minute: u32,
 }
 
 impl FilterSettings {
-    /// The settings of a gateway configuration (no audit call-out).
+    /// The settings of a gateway configuration.
     pub fn from_config(config: &Config) -> Self {
         Self {
             auth_mode: config.auth_mode,
@@ -57,42 +57,37 @@ impl FilterSettings {
             passthrough: config.passthrough,
             pass_cookies: config.pass_cookies,
             body_limit: config.body_limit,
-            audit: None,
+            rate_limit_per_minute: config.rate_limit_per_minute,
         }
     }
 }
 
-/// The filter's plugin configuration: the settings, every live token (id, digest, user,
+/// The filter's configuration: the settings, every live token (id, digest, user,
 /// `limitTo`, `ip`, `validUntil`) and the digests of revoked ones, so the filter audits
-/// them as `revoked`. Expired tokens stay in: the filter refuses them as `expired`.
+/// them as `revoked`, from one snapshot of the store with its change version. Expired
+/// tokens stay in: the filter refuses them as `expired` by its own clock.
 pub async fn proxy_wasm_config(
     store: &Store,
     settings: &FilterSettings,
 ) -> Result<Export, StoreError> {
-    let (rows, _) = store.list(0, u64::MAX, true).await?;
-    let mut tokens = Vec::new();
-    let mut revoked = Vec::new();
-    for row in rows {
-        let token = row.token;
-        let digest = hex::encode(token.digest);
-        if row.revoked.is_some() {
-            revoked.push(RevokedToken {
-                id: token.id,
-                digest,
-            });
-        } else {
-            tokens.push(ExportedToken {
-                id: token.id,
-                digest,
-                user: token.user,
-                limit_to: token.limit_to,
-                ip: token.ip,
-                valid_until: token.valid_until,
-            });
-        }
-    }
-    Ok(Export {
+    let (live, revoked, version) = store.backend().load_tokens().await?;
+    Ok(export(settings, store.key_id(), version, live, revoked))
+}
+
+/// The configuration of `live` and `revoked` tokens at change `version`, in id order, so
+/// that every instance serving one version serves the same bytes.
+pub fn export(
+    settings: &FilterSettings,
+    key_id: String,
+    version: i64,
+    mut live: Vec<Token>,
+    mut revoked: Vec<(String, Digest)>,
+) -> Export {
+    live.sort_by(|a, b| a.id.cmp(&b.id));
+    revoked.sort();
+    Export {
         format: FORMAT.into(),
+        version,
         auth_mode: settings.auth_mode,
         scope: settings.scope.to_native(),
         public_base: settings.public_base.clone(),
@@ -106,14 +101,27 @@ pub async fn proxy_wasm_config(
         passthrough: settings.passthrough,
         pass_cookies: settings.pass_cookies,
         body_limit: settings.body_limit,
-        audit: settings.audit.clone().map(|audit| AuditCallout {
-            authority: Some(audit.authority.unwrap_or_else(|| audit.cluster.clone())),
-            ..audit
-        }),
-        key_id: store.key_id(),
-        tokens,
-        revoked,
-    })
+        rate_limit_per_minute: settings.rate_limit_per_minute,
+        key_id,
+        tokens: live
+            .into_iter()
+            .map(|token| ExportedToken {
+                digest: hex::encode(token.digest),
+                id: token.id,
+                user: token.user,
+                limit_to: token.limit_to,
+                ip: token.ip,
+                valid_until: token.valid_until,
+            })
+            .collect(),
+        revoked: revoked
+            .into_iter()
+            .map(|(id, digest)| RevokedToken {
+                id,
+                digest: hex::encode(digest),
+            })
+            .collect(),
+    }
 }
 
 /// The server key of `data_dir` as hex, for the filter only: hand it over as a secret
@@ -147,13 +155,7 @@ mod tests {
             passthrough: false,
             pass_cookies: false,
             body_limit: 1024,
-            audit: Some(AuditCallout {
-                cluster: "tokengate_audit".into(),
-                path: "/audit/intake".into(),
-                authority: None,
-                flush_ms: tokengate_core::export::DEFAULT_AUDIT_FLUSH_MS,
-                timeout_ms: tokengate_core::export::DEFAULT_AUDIT_TIMEOUT_MS,
-            }),
+            rate_limit_per_minute: 30,
         }
     }
 
@@ -181,7 +183,8 @@ mod tests {
         assert_eq!(export["tokens"][0]["limitTo"], "[get].*/rest/api/.*");
         assert_eq!(export["revoked"][0]["id"], gone.id.as_str());
         assert_eq!(export["trustedProxies"][0], "10.0.0.0/8");
-        assert_eq!(export["audit"]["authority"], "tokengate_audit");
+        assert_eq!(export["rateLimitPerMinute"], 30);
+        assert!(export["version"].as_i64().unwrap_or(0) >= 3, "{export}");
 
         let key = filter_key(&dir)?;
         let text = export.to_string();

@@ -59,6 +59,8 @@ pub struct Gateway {
     /// The decision settings and public base, as the policy threads take them.
     pub(crate) decision_settings: native::Settings,
     pub(crate) public_base: Arc<str>,
+    /// What the proxy-wasm filters pull (`filter_api`).
+    pub(crate) filter_config: crate::filter_api::ServedConfig,
 }
 
 /// The gateway service; cheap to clone.
@@ -112,7 +114,10 @@ pub async fn app_with_policy(config: Config, policy: PolicyRuntime) -> Result<Ap
         store.key().clone(),
         policy.digest(),
     );
+    let filter_config =
+        crate::filter_api::ServedConfig::new(crate::export::FilterSettings::from_config(&config));
     let inner = Arc::new(Gateway {
+        filter_config,
         public_base: config.public_base.as_str().into(),
         decision_settings: native::Settings { scope },
         config,

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod export;
+pub mod filter_api;
 mod finish;
 pub mod gateway;
 pub mod health;

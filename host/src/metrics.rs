@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use tokengate_core::audit::{Reason, Verdict};
+
 /// Histogram bucket upper bounds, seconds.
 const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -54,6 +56,11 @@ struct State {
     audit_records: u64,
     audit_commits: u64,
     completions_dropped: u64,
+    /// Requests the proxy-wasm filters decided, from their stored batches.
+    filter_requests: BTreeMap<(&'static str, &'static str), u64>,
+    filter_batches: BTreeMap<&'static str, u64>,
+    filter_dropped: u64,
+    filter_configs: BTreeMap<&'static str, u64>,
 }
 
 /// The gateway's metrics.
@@ -90,6 +97,32 @@ impl Metrics {
     /// One failed upstream exchange (`connect`, `timeout`, `other`).
     pub fn upstream_error(&self, kind: &'static str) {
         *self.state().upstream_errors.entry(kind).or_default() += 1;
+    }
+
+    /// A filter's pull: `sent`, `not-modified` or `unavailable`.
+    pub fn filter_config(&self, outcome: &'static str) {
+        *self.state().filter_configs.entry(outcome).or_default() += 1;
+    }
+
+    /// A filter's audit batch (`stored`, `duplicate`, `refused`, `unavailable`) and the
+    /// records the filter said it dropped before it.
+    pub fn filter_batch(&self, outcome: &'static str, dropped: u64) {
+        let mut state = self.state();
+        *state.filter_batches.entry(outcome).or_default() += 1;
+        state.filter_dropped = state.filter_dropped.saturating_add(dropped);
+    }
+
+    /// The decisions of a stored filter batch.
+    pub fn filter_records(&self, decided: &[(Verdict, Option<Reason>)]) {
+        let mut state = self.state();
+        for (decision, reason) in decided {
+            // An allowed record has no reason: the filter let it through.
+            let reason = reason.map_or("forwarded", Reason::as_str);
+            *state
+                .filter_requests
+                .entry((decision.as_str(), reason))
+                .or_default() += 1;
+        }
     }
 
     /// The Prometheus text exposition.
@@ -140,6 +173,7 @@ impl Metrics {
              tokengate_audit_completions_dropped_total {}",
             state.audit_commits, state.audit_records, state.completions_dropped
         );
+        render_filters(&mut out, &state);
         let _ = writeln!(
             out,
             "# HELP tokengate_live_tokens Tokens that can be used.\n\
@@ -147,6 +181,53 @@ impl Metrics {
         );
         render_process(&mut out);
         out
+    }
+}
+
+/// What the proxy-wasm filters sent: their decisions (from stored audit batches), the
+/// batches, the records they dropped, and their configuration pulls.
+fn render_filters(out: &mut String, state: &State) {
+    out.push_str(
+        "# HELP tokengate_filter_requests_total Requests the proxy-wasm filters decided, from \
+         their stored audit batches, by decision and reason.\n\
+         # TYPE tokengate_filter_requests_total counter\n",
+    );
+    for ((decision, reason), count) in &state.filter_requests {
+        let _ = writeln!(
+            out,
+            "tokengate_filter_requests_total{{decision=\"{}\",reason=\"{}\"}} {count}",
+            escape(decision),
+            escape(reason)
+        );
+    }
+    out.push_str(
+        "# HELP tokengate_filter_batches_total Audit batches from filters, by outcome.\n\
+         # TYPE tokengate_filter_batches_total counter\n",
+    );
+    for (outcome, count) in &state.filter_batches {
+        let _ = writeln!(
+            out,
+            "tokengate_filter_batches_total{{outcome=\"{outcome}\"}} {count}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tokengate_filter_dropped_records_total Audit records filters reported \
+         dropping before they reached the gateway.\n\
+         # TYPE tokengate_filter_dropped_records_total counter\n\
+         tokengate_filter_dropped_records_total {}",
+        state.filter_dropped
+    );
+    out.push_str(
+        "# HELP tokengate_filter_config_requests_total Configuration pulls by filters, by \
+         outcome.\n\
+         # TYPE tokengate_filter_config_requests_total counter\n",
+    );
+    for (outcome, count) in &state.filter_configs {
+        let _ = writeln!(
+            out,
+            "tokengate_filter_config_requests_total{{outcome=\"{outcome}\"}} {count}"
+        );
     }
 }
 

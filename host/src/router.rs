@@ -1,5 +1,6 @@
-//! Where a request goes: the gateway's own endpoints (health, metrics, the web page) or
-//! the token pipeline; every answer then leaves through `finish`.
+//! Where a request goes: the gateway's own endpoints (health, metrics, the proxy-wasm
+//! filters' control plane, the web page) or the token pipeline; every answer then leaves
+//! through `finish`.
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -45,6 +46,9 @@ async fn route(
             response,
             what: "metrics",
         };
+    }
+    if path.starts_with(crate::filter_api::PREFIX) {
+        return crate::filter_api::answer(gateway, request, peer).await;
     }
     if readable && let Some(response) = crate::web::asset(path) {
         return Ending::Internal {

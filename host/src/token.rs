@@ -9,6 +9,11 @@ pub use tokengate_core::token_value::{
 
 /// Characters of a token id.
 const ID_CHARS: usize = 20;
+/// The prefix of a filter credential (`tokengate filter credential create`), so secret
+/// scanners and people tell it from a token.
+pub const CREDENTIAL_PREFIX: &str = "tgf_";
+/// Random base62 characters of a filter credential: 40 × log2(62) ≈ 238 bits.
+const CREDENTIAL_CHARS: usize = 40;
 
 /// Why a token value cannot be had.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -45,6 +50,14 @@ fn random_base62(n: usize) -> Result<String, TokenError> {
 /// A new generated token.
 pub fn generate() -> Result<String, TokenError> {
     Ok(assemble(&random_base62(RANDOM_CHARS)?))
+}
+
+/// A new filter credential.
+pub fn generate_credential() -> Result<String, TokenError> {
+    Ok(format!(
+        "{CREDENTIAL_PREFIX}{}",
+        random_base62(CREDENTIAL_CHARS)?
+    ))
 }
 
 /// A new opaque token id (not a secret; never resembles a token).

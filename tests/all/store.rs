@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokengate::audit::{
-    ALLOW, AuditFilter, AuditLog, AuditRecord, COUNT_CAP, Completion, DENY, Reason, Write,
+    ALLOW, AuditFilter, AuditLog, AuditRecord, COUNT_CAP, Completion, DENY, FilterBatch, Reason,
+    Stored, Write,
 };
 use tokengate::metrics::Metrics;
 use tokengate::store::{KEY_FILE, Location, NewToken, Store, StoreError};
@@ -409,6 +410,129 @@ async fn retention_deletes_only_records_past_it(subject: Subject) {
     assert_eq!(store.prune_audit(now - 60_000).await.expect("again"), 0);
 }
 
+async fn filter_batches_are_stored_once_whatever_the_retries(subject: Subject) {
+    let one = subject.open().await;
+    let two = subject.open_other().await;
+    let (token, _) = one.create(new("filtered")).await.expect("created");
+    let logs = [
+        AuditLog::start(one.backend(), Arc::new(Metrics::default())),
+        AuditLog::start(two.backend(), Arc::new(Metrics::default())),
+    ];
+    let via = "edge/i-1";
+    let batch = |id: &str| {
+        let mut records: Vec<AuditRecord> = (0..3)
+            .map(|n| use_of(&token.id, 2_000 + n, "10.0.0.9"))
+            .collect();
+        records.push(AuditRecord {
+            decision: DENY,
+            reason: Some(Reason::UnknownToken),
+            count_use: false,
+            ..use_of(&token.id, 2_010, "10.0.0.9")
+        });
+        for record in &mut records {
+            record.via = Some(via.into());
+        }
+        FilterBatch {
+            via: via.into(),
+            batch: id.into(),
+            records,
+        }
+    };
+    // The same batch sent eight times at once through both instances, each beside an
+    // ordinary record: stored once, the ordinary records every time.
+    let mut tasks = Vec::new();
+    for worker in 0..8_usize {
+        let log = logs[worker % 2].clone();
+        let (batch, record) = (batch("7"), use_of(&token.id, 1_000, "10.0.0.1"));
+        tasks.push(tokio::spawn(async move {
+            let (appended, stored) = tokio::join!(log.append(record), log.append_filter(batch));
+            appended.expect("append");
+            stored.expect("filter batch")
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("worker"));
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Stored::New).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        logs[1].append_filter(batch("8")).await.expect("next batch"),
+        Stored::New
+    );
+    let (rows, _) = one
+        .query_audit(&AuditFilter {
+            max_results: 100,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("query");
+    assert_eq!(rows.len(), 8 + 4 + 4);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.via.as_deref() == Some(via))
+            .count(),
+        8
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r.via.is_none())
+            .all(|r| r.time == 1_000)
+    );
+    let row = two.get(&token.id).await.expect("get").expect("row");
+    assert_eq!(
+        row.counter,
+        8 + 3 + 3,
+        "ordinary uses and each stored batch's allowed ones"
+    );
+    assert_eq!(row.last_used, Some(2_002));
+    for log in &logs {
+        log.shutdown().await;
+    }
+}
+
+async fn filter_credentials_are_found_by_value_and_revoked_everywhere(subject: Subject) {
+    let one = subject.open().await;
+    let two = subject.open_other().await;
+    let (credential, value) = one
+        .create_credential("edge", Some("cli".into()))
+        .await
+        .expect("created");
+    assert!(value.starts_with("tgf_") && credential.hint.starts_with("tgf_…"));
+    let found = two
+        .credential(&value)
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(
+        (found.id.as_str(), found.name.as_str()),
+        (credential.id.as_str(), "edge")
+    );
+    assert!(one.credential("tgf_guess").await.expect("lookup").is_none());
+    assert!(matches!(
+        one.create_credential("edge", None).await,
+        Err(StoreError::NameTaken(_))
+    ));
+    assert_eq!(one.credentials().await.expect("list").len(), 1);
+    let revoked = one.revoke_credential("edge").await.expect("revoke");
+    assert!(revoked.is_some_and(|r| r.revoked.is_some()));
+    // Looked up in the database: the other instance refuses it at once.
+    assert!(two.credential(&value).await.expect("lookup").is_none());
+    assert!(
+        one.revoke_credential("edge")
+            .await
+            .expect("again")
+            .is_none()
+    );
+    assert!(matches!(
+        two.create_credential("edge", None).await,
+        Err(StoreError::NameTaken(_))
+    ));
+}
+
 /// Runs each check on both backends.
 macro_rules! on_both_backends {
     ($($check:ident),* $(,)?) => {
@@ -446,6 +570,8 @@ on_both_backends!(
     rate_buckets_hold_a_minute_and_say_how_long_to_wait,
     retention_deletes_only_records_past_it,
     audit_totals_stop_counting_past_the_cap,
+    filter_batches_are_stored_once_whatever_the_retries,
+    filter_credentials_are_found_by_value_and_revoked_everywhere,
 );
 
 /// PostgreSQL only: an instance hears of another's change at once (LISTEN/NOTIFY),

@@ -21,6 +21,7 @@ mod completions;
 mod config_file;
 mod demo;
 mod export;
+mod filter;
 mod logging;
 mod migrate;
 mod progress;
@@ -78,6 +79,10 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the manual page (roff), or write one per command into a directory.
     Man(completions::ManArgs),
+    /// Manage what proxy-wasm filters present to the gateway to pull their configuration
+    /// and push their audit records (`/tokengate/filter/…`).
+    #[command(subcommand)]
+    Filter(filter::FilterCommand),
 }
 
 /// Where the data lives (shared by the commands that read it).
@@ -214,6 +219,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Config(command) => config_file::run(command),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
+        Command::Filter(command) => filter::run(command).await,
     }
 }
 

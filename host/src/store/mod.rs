@@ -11,6 +11,7 @@
 //! it saw, so an index catches up with another process or instance without a full
 //! reload and without missing a change.
 
+pub mod credentials;
 pub mod postgres;
 pub mod sqlite;
 
@@ -27,6 +28,7 @@ use tokio::sync::mpsc;
 use crate::audit::{AuditFilter, AuditRow, BlockingWriter, Write};
 use crate::index::{Live, Token, TokenIndex};
 use crate::token::{self, Digest, KEY_LEN, ServerKey, TokenError};
+pub use credentials::{FilterCredential, FilterCredentials};
 
 /// The SQLite file inside the data directory.
 pub const DB_FILE: &str = "tokengate.db";
@@ -86,6 +88,9 @@ pub enum StoreError {
     /// A token value is already in use (or was, by a revoked token).
     #[error("this token value is already in use")]
     Duplicate,
+    /// A filter credential name is taken (names are never reused).
+    #[error("a filter credential named `{0}` exists or existed; names are never reused")]
+    NameTaken(String),
     /// A token value that cannot be used.
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -191,7 +196,7 @@ pub type RateAnswer = Result<(), Duration>;
 
 /// What a database must do for the gateway. Both implementations pass the same
 /// conformance suite (`tests/all/store.rs`).
-pub trait Backend: Send + Sync + 'static {
+pub trait Backend: FilterCredentials + Send + Sync + 'static {
     /// Records the server key's id, or refuses a database that holds another one.
     fn claim_key<'a>(&'a self, key_id: &'a str) -> Pending<'a, Option<String>>;
     /// Every live token, the (id, digest) of every revoked one, and the change version
@@ -216,8 +221,9 @@ pub trait Backend: Send + Sync + 'static {
     fn check_writable(&self) -> Pending<'_, ()>;
     /// Sets how durable each audit commit is before it returns.
     fn set_audit_sync(&self, sync: AuditSync) -> Pending<'_, ()>;
-    /// Writes a batch of audit records and completions in one transaction, counting
-    /// uses; the ids of the appended records, in order.
+    /// Writes a batch of audit records, completions and filter batches in one
+    /// transaction, counting uses; [`crate::audit::answers`]: an id per `Append` and
+    /// `Filter` (0: a filter batch stored before).
     fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>>;
     /// A writer that commits batches on the audit writer's own thread, for a backend
     /// whose commits block (SQLite); `None`: the writer awaits `commit_audit`.
@@ -492,6 +498,53 @@ impl Store {
     /// Number of live tokens.
     pub fn live_tokens(&self) -> usize {
         self.index.len()
+    }
+
+    /// Creates a filter credential named `name`; returns it and its value (the only time
+    /// the value is known).
+    pub async fn create_credential(
+        &self,
+        name: &str,
+        created_by: Option<String>,
+    ) -> Result<(FilterCredential, String), StoreError> {
+        let value = token::generate_credential()?;
+        let credential = FilterCredential {
+            id: token::new_id()?,
+            name: name.to_owned(),
+            digest: self.key.digest(&value),
+            hint: format!(
+                "{}…{}",
+                token::CREDENTIAL_PREFIX,
+                value
+                    .get(value.len().saturating_sub(4)..)
+                    .unwrap_or_default()
+            ),
+            created: crate::now_ms(),
+            created_by,
+            revoked: None,
+        };
+        self.backend.insert_credential(&credential).await?;
+        Ok((credential, value))
+    }
+
+    /// Every filter credential, revoked ones included, oldest first.
+    pub async fn credentials(&self) -> Result<Vec<FilterCredential>, StoreError> {
+        self.backend.credentials().await
+    }
+
+    /// Revokes the live credential named `name` (or with that id); `None` when there is none.
+    pub async fn revoke_credential(
+        &self,
+        name: &str,
+    ) -> Result<Option<FilterCredential>, StoreError> {
+        self.backend.revoke_credential(name, crate::now_ms()).await
+    }
+
+    /// The live credential whose value was presented (looked up in the database every
+    /// time, so that a revocation on any instance counts at once).
+    pub async fn credential(&self, value: &str) -> Result<Option<FilterCredential>, StoreError> {
+        let digest = self.key.digest(value);
+        self.backend.live_credential(&digest).await
     }
 }
 

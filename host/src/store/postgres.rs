@@ -24,7 +24,9 @@ use super::{
     AuditSync, Backend, Loaded, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64,
     digest_from,
 };
-use crate::audit::{self, AuditFilter, AuditRow, Param, Write};
+use crate::audit::{
+    self, AuditFilter, AuditRecord, AuditRow, Completion, FilterBatch, Param, Write,
+};
 use crate::index::Token;
 
 /// Connections per gateway: the audit writer's, admin calls, rate buckets.
@@ -122,6 +124,26 @@ const MIGRATIONS: &[&str] = &[
         action TEXT,
         reason TEXT
     );",
+    // 4: the proxy-wasm filters: which filter instance decided a record (`via`), the ids
+    // of the batches they sent (a retried batch is stored once), and their credentials.
+    "ALTER TABLE audit ADD COLUMN via TEXT;
+    CREATE TABLE filter_batches (
+        via TEXT NOT NULL,
+        batch TEXT NOT NULL,
+        received BIGINT NOT NULL,
+        records INTEGER NOT NULL,
+        PRIMARY KEY (via, batch)
+    );
+    CREATE INDEX filter_batches_received ON filter_batches (received);
+    CREATE TABLE filter_credentials (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        digest BYTEA NOT NULL UNIQUE,
+        hint TEXT NOT NULL,
+        created BIGINT NOT NULL,
+        created_by TEXT,
+        revoked BIGINT
+    );",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user_name, limit_to, ip, valid_until, \
@@ -174,7 +196,7 @@ impl Postgres {
         Ok(backend)
     }
 
-    async fn client(&self) -> Result<Object, StoreError> {
+    pub(super) async fn client(&self) -> Result<Object, StoreError> {
         self.pool
             .get()
             .await
@@ -275,8 +297,9 @@ impl Postgres {
             .prepare(
                 "INSERT INTO audit (id, time, token_id, user_name, client_ip, method, url,
                      decision, reason, detail, line, line_text, action, upstream_status,
-                     latency_ms, component)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                     latency_ms, component, via)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17)",
             )
             .await?;
         let mut records = 0;
@@ -296,7 +319,7 @@ impl Postgres {
             try_join_all(page.iter().map(|row| async move {
                 let line = row.line.and_then(|n| i32::try_from(n).ok());
                 let status = row.upstream_status.map(i32::from);
-                let params: [&(dyn ToSql + Sync); 16] = [
+                let params: [&(dyn ToSql + Sync); 17] = [
                     &row.id,
                     &row.time,
                     &row.token_id,
@@ -313,6 +336,7 @@ impl Postgres {
                     &status,
                     &row.latency_ms,
                     &row.component,
+                    &row.via,
                 ];
                 t.execute(insert, &params).await
             }))
@@ -548,12 +572,17 @@ impl Backend for Postgres {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
+            // A filter batch's id is claimed first (a round trip of its own, only when
+            // the batch holds one): a retry of a stored one appends nothing.
+            let claimed = claim_filter_batches(&tx, &batch).await?;
+            let records: Vec<&AuditRecord> = audit::appended(&batch, &claimed).collect();
             let insert = tx
                 .prepare_cached(
                     "INSERT INTO audit (time, token_id, user_name, client_ip, method, url,
                          decision, reason, detail, line, line_text, action, upstream_status,
-                         latency_ms, component)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                         latency_ms, component, via)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                         $16)
                      RETURNING id",
                 )
                 .await?;
@@ -575,62 +604,58 @@ impl Backend for Postgres {
                 )
                 .await?;
             // Converted columns, kept alive while the pipelined queries borrow them.
-            let narrowed: Vec<(Option<i32>, Option<i32>, Option<i32>)> = batch
+            let narrowed: Vec<(Option<i32>, Option<i32>)> = records
                 .iter()
-                .map(|write| match write {
-                    Write::Append(r) => (
+                .map(|r| {
+                    (
                         r.line.and_then(|n| i32::try_from(n).ok()),
                         r.status.map(i32::from),
-                        None,
-                    ),
-                    Write::Complete(c) => (None, None, c.status.map(i32::from)),
+                    )
+                })
+                .collect();
+            let completed: Vec<(&Completion, Option<i32>)> = batch
+                .iter()
+                .filter_map(|write| match write {
+                    Write::Complete(c) => Some((c, c.status.map(i32::from))),
+                    _ => None,
                 })
                 .collect();
             // Pipelined: one round trip for the whole batch, ids in order.
             let (t, insert, complete, count) = (&tx, &insert, &complete, &count);
-            let appends = batch
-                .iter()
-                .zip(&narrowed)
-                .filter_map(|(write, (line, status, _))| {
-                    let Write::Append(r) = write else { return None };
-                    let decision = r.decision.as_str();
-                    let reason = r.reason.map(audit::Reason::as_str);
-                    Some(async move {
-                        let params: [&(dyn ToSql + Sync); 15] = [
-                            &r.time,
-                            &r.token_id,
-                            &r.user,
-                            &r.client_ip,
-                            &r.method,
-                            &r.url,
-                            &decision,
-                            &reason,
-                            &r.detail,
-                            line,
-                            &r.line_text,
-                            &r.action,
-                            status,
-                            &r.latency_ms,
-                            &r.component,
-                        ];
-                        t.query_one(insert, &params).await?.try_get::<_, i64>(0)
-                    })
-                });
-            let completions = batch
-                .iter()
-                .zip(&narrowed)
-                .filter_map(|(write, (_, _, status))| {
-                    let Write::Complete(c) = write else {
-                        return None;
-                    };
-                    let reason = c.reason.map(audit::Reason::as_str);
-                    Some(async move {
-                        let params: [&(dyn ToSql + Sync); 5] =
-                            [status, &c.latency_ms, &c.action, &reason, &c.id];
-                        t.execute(complete, &params).await
-                    })
-                });
-            let uses = audit::uses(&batch);
+            let appends = records.iter().zip(&narrowed).map(|(r, (line, status))| {
+                let decision = r.decision.as_str();
+                let reason = r.reason.map(audit::Reason::as_str);
+                async move {
+                    let params: [&(dyn ToSql + Sync); 16] = [
+                        &r.time,
+                        &r.token_id,
+                        &r.user,
+                        &r.client_ip,
+                        &r.method,
+                        &r.url,
+                        &decision,
+                        &reason,
+                        &r.detail,
+                        line,
+                        &r.line_text,
+                        &r.action,
+                        status,
+                        &r.latency_ms,
+                        &r.component,
+                        &r.via,
+                    ];
+                    t.query_one(insert, &params).await?.try_get::<_, i64>(0)
+                }
+            });
+            let completions = completed.iter().map(|(c, status)| {
+                let reason = c.reason.map(audit::Reason::as_str);
+                async move {
+                    let params: [&(dyn ToSql + Sync); 5] =
+                        [status, &c.latency_ms, &c.action, &reason, &c.id];
+                    t.execute(complete, &params).await
+                }
+            });
+            let uses = audit::uses(records.iter().copied());
             let counts = uses.iter().map(|(token_id, n, time, ip)| async move {
                 let params: [&(dyn ToSql + Sync); 4] = [n, time, ip, token_id];
                 t.execute(count, &params).await
@@ -648,7 +673,7 @@ impl Backend for Postgres {
                 relax
             )?;
             tx.commit().await?;
-            Ok(ids)
+            Ok(audit::answers(&batch, &claimed, &ids))
         })
     }
 
@@ -680,7 +705,7 @@ impl Backend for Postgres {
                                 a.url, a.decision, COALESCE(o.reason, a.reason), a.detail, a.line,
                                 a.line_text, COALESCE(o.action, a.action),
                                 COALESCE(o.status, a.upstream_status),
-                                COALESCE(o.latency_ms, a.latency_ms), a.component
+                                COALESCE(o.latency_ms, a.latency_ms), a.component, a.via
                          FROM audit a LEFT JOIN audit_outcomes o ON o.audit_id = a.id
                          {condition} ORDER BY {} LIMIT ${} OFFSET ${}",
                         filter.order(),
@@ -714,6 +739,13 @@ impl Backend for Postgres {
             tx.execute(
                 "DELETE FROM audit_outcomes WHERE audit_id = ANY($1)",
                 &[&ids],
+            )
+            .await?;
+            // The ids of filter batches as old: a retry comes within minutes.
+            tx.execute(
+                "DELETE FROM filter_batches WHERE (via, batch) IN
+                     (SELECT via, batch FROM filter_batches WHERE received < $1 LIMIT $2)",
+                &[&before, &clamp_i64(limit)],
             )
             .await?;
             tx.commit().await?;
@@ -910,5 +942,49 @@ fn audit_row(row: &Row) -> Result<AuditRow, StoreError> {
         upstream_status: status.and_then(|n| u16::try_from(n).ok()),
         latency_ms: row.try_get(14)?,
         component: row.try_get(15)?,
+        via: row.try_get(16)?,
     })
+}
+
+/// Claims the id of every filter batch in `batch`: `true` for each (in batch order) that
+/// no commit stored before. Claimed in key order, so that concurrent commits claiming the
+/// same ids wait for each other instead of deadlocking.
+async fn claim_filter_batches(
+    tx: &deadpool_postgres::Transaction<'_>,
+    batch: &[Write],
+) -> Result<Vec<bool>, tokio_postgres::Error> {
+    let mut filters: Vec<(usize, &FilterBatch)> = batch
+        .iter()
+        .filter_map(|write| match write {
+            Write::Filter(filter) => Some(&**filter),
+            _ => None,
+        })
+        .enumerate()
+        .collect();
+    if filters.is_empty() {
+        return Ok(Vec::new());
+    }
+    filters.sort_by(|(_, a), (_, b)| (&a.via, &a.batch).cmp(&(&b.via, &b.batch)));
+    let claim = tx
+        .prepare_cached(
+            "INSERT INTO filter_batches (via, batch, received, records) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (via, batch) DO NOTHING RETURNING 1",
+        )
+        .await?;
+    let received = crate::now_ms();
+    let claim = &claim;
+    let outcomes = try_join_all(filters.iter().map(|(order, filter)| async move {
+        let records = i32::try_from(filter.records.len()).unwrap_or(i32::MAX);
+        let params: [&(dyn ToSql + Sync); 4] = [&filter.via, &filter.batch, &received, &records];
+        let row = tx.query_opt(claim, &params).await?;
+        Ok::<_, tokio_postgres::Error>((*order, row.is_some()))
+    }))
+    .await?;
+    let mut claimed = vec![false; outcomes.len()];
+    for (order, new) in outcomes {
+        if let Some(slot) = claimed.get_mut(order) {
+            *slot = new;
+        }
+    }
+    Ok(claimed)
 }

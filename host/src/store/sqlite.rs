@@ -116,6 +116,26 @@ const MIGRATIONS: &[&str] = &[
         action TEXT,
         reason TEXT
     );",
+    // 5: the proxy-wasm filters: which filter instance decided a record (`via`), the ids
+    // of the batches they sent (a retried batch is stored once), and their credentials.
+    "ALTER TABLE audit ADD COLUMN via TEXT;
+    CREATE TABLE filter_batches (
+        via TEXT NOT NULL,
+        batch TEXT NOT NULL,
+        received INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        PRIMARY KEY (via, batch)
+    ) WITHOUT ROWID;
+    CREATE INDEX filter_batches_received ON filter_batches(received);
+    CREATE TABLE filter_credentials (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        digest BLOB NOT NULL UNIQUE,
+        hint TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        created_by TEXT,
+        revoked INTEGER
+    );",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user, limit_to, ip, valid_until, \
@@ -173,7 +193,7 @@ impl Sqlite {
     }
 
     /// Runs `f` on the main connection on a blocking thread.
-    fn blocking<T: Send + 'static>(
+    pub(super) fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Pending<'static, T> {
@@ -477,6 +497,12 @@ impl Backend for Sqlite {
                     &format!("DELETE FROM audit WHERE id IN ({oldest})"),
                     params![before, clamp_i64(limit)],
                 )?;
+                // The ids of filter batches as old: a retry comes within minutes.
+                tx.execute(
+                    "DELETE FROM filter_batches WHERE (via, batch) IN
+                         (SELECT via, batch FROM filter_batches WHERE received < ?1 LIMIT ?2)",
+                    params![before, clamp_i64(limit)],
+                )?;
                 tx.commit()?;
                 Ok(u64::try_from(deleted).unwrap_or(0))
             })
@@ -527,51 +553,67 @@ impl BlockingWriter for AuditConnection {
     }
 }
 
-/// Writes one batch in one transaction; the ids of its appended records, in order.
+/// Writes one batch in one transaction; [`audit::answers`]: an id per `Append` and
+/// `Filter`.
 fn commit(conn: &mut Connection, batch: &[Write]) -> rusqlite::Result<Vec<i64>> {
     let tx = conn.transaction()?;
-    let mut ids = Vec::new();
+    let answers;
     {
+        // A filter batch's id is claimed first: a retry of a stored one appends nothing.
+        let mut claim = tx.prepare_cached(
+            "INSERT INTO filter_batches (via, batch, received, records) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (via, batch) DO NOTHING",
+        )?;
+        let received = crate::now_ms();
+        let mut claimed = Vec::new();
+        for write in batch {
+            if let Write::Filter(filter) = write {
+                let records = i64::try_from(filter.records.len()).unwrap_or(i64::MAX);
+                claimed.push(
+                    claim.execute(params![filter.via, filter.batch, received, records])? == 1,
+                );
+            }
+        }
         let mut insert = tx.prepare_cached(
             "INSERT INTO audit (time, token_id, user, client_ip, method, url, decision, reason,
-                 detail, line, line_text, action, upstream_status, latency_ms, component)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 detail, line, line_text, action, upstream_status, latency_ms, component, via)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?;
+        let mut ids = Vec::new();
+        for record in audit::appended(batch, &claimed) {
+            insert.execute(params![
+                record.time,
+                record.token_id,
+                record.user,
+                record.client_ip,
+                record.method,
+                record.url,
+                record.decision.as_str(),
+                record.reason.map(audit::Reason::as_str),
+                record.detail,
+                record.line,
+                record.line_text,
+                record.action,
+                record.status,
+                record.latency_ms,
+                record.component,
+                record.via
+            ])?;
+            ids.push(tx.last_insert_rowid());
+        }
         let mut complete = tx.prepare_cached(
             "INSERT OR REPLACE INTO audit_outcomes (status, latency_ms, action, reason, audit_id)
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for write in batch {
-            match write {
-                Write::Append(record) => {
-                    insert.execute(params![
-                        record.time,
-                        record.token_id,
-                        record.user,
-                        record.client_ip,
-                        record.method,
-                        record.url,
-                        record.decision.as_str(),
-                        record.reason.map(audit::Reason::as_str),
-                        record.detail,
-                        record.line,
-                        record.line_text,
-                        record.action,
-                        record.status,
-                        record.latency_ms,
-                        record.component
-                    ])?;
-                    ids.push(tx.last_insert_rowid());
-                }
-                Write::Complete(done) => {
-                    complete.execute(params![
-                        done.status,
-                        done.latency_ms,
-                        done.action,
-                        done.reason.map(audit::Reason::as_str),
-                        done.id
-                    ])?;
-                }
+            if let Write::Complete(done) = write {
+                complete.execute(params![
+                    done.status,
+                    done.latency_ms,
+                    done.action,
+                    done.reason.map(audit::Reason::as_str),
+                    done.id
+                ])?;
             }
         }
         let mut count = tx.prepare_cached(
@@ -580,12 +622,13 @@ fn commit(conn: &mut Connection, batch: &[Write]) -> rusqlite::Result<Vec<i64>> 
                  last_used = MAX(COALESCE(last_used, 0), ?2)
              WHERE id = ?4",
         )?;
-        for (token_id, uses, time, ip) in audit::uses(batch) {
+        for (token_id, uses, time, ip) in audit::uses(audit::appended(batch, &claimed)) {
             count.execute(params![uses, time, ip, token_id])?;
         }
+        answers = audit::answers(batch, &claimed, &ids);
     }
     tx.commit()?;
-    Ok(ids)
+    Ok(answers)
 }
 
 /// Records matching `filter` (newest first, unless `after_id` is set) and their total.
@@ -606,7 +649,7 @@ fn query(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result<(Vec<Audit
         "SELECT a.id, a.time, a.token_id, a.user, a.client_ip, a.method, a.url, a.decision,
                 COALESCE(o.reason, a.reason), a.detail, a.line, a.line_text,
                 COALESCE(o.action, a.action), COALESCE(o.status, a.upstream_status),
-                COALESCE(o.latency_ms, a.latency_ms), a.component
+                COALESCE(o.latency_ms, a.latency_ms), a.component, a.via
          FROM audit a LEFT JOIN audit_outcomes o ON o.audit_id = a.id
          {condition} ORDER BY {} LIMIT ?{} OFFSET ?{}",
         filter.order(),
@@ -632,6 +675,7 @@ fn query(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result<(Vec<Audit
                 upstream_status: row.get(13)?,
                 latency_ms: row.get(14)?,
                 component: row.get(15)?,
+                via: row.get(16)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -74,6 +74,9 @@ pub enum Reason {
     AuditBacklog,
     /// The store (rate buckets) could not be reached.
     StoreUnavailable,
+    /// The filter's configuration is older than it may be (the gateway has not confirmed
+    /// it for `maxStaleS`): every token is refused.
+    ConfigStale,
     /// Framing that servers could read in two ways (metrics only).
     AmbiguousFraming,
     /// Not exactly one `Host` (metrics only).
@@ -113,6 +116,7 @@ impl Reason {
             Self::AuditUnavailable => "audit-unavailable",
             Self::AuditBacklog => "audit-backlog",
             Self::StoreUnavailable => "store-unavailable",
+            Self::ConfigStale => "config-stale",
             Self::AmbiguousFraming => "ambiguous-framing",
             Self::BadHost => "bad-host",
             Self::MethodNotAllowed => "method-not-allowed",
@@ -122,6 +126,63 @@ impl Reason {
             Self::UpstreamTimeout => "upstream-timeout",
             Self::UpstreamError => "upstream-error",
         }
+    }
+}
+
+impl Reason {
+    /// Every reason a record can carry, for reading one back by name.
+    pub const ALL: &'static [Reason] = &[
+        Self::NoCredentials,
+        Self::MalformedCredentials,
+        Self::UnknownToken,
+        Self::Revoked,
+        Self::BadChecksum,
+        Self::AuthRateLimited,
+        Self::Denied(DenyReason::MethodNotAllowed),
+        Self::Denied(DenyReason::Expired),
+        Self::Denied(DenyReason::MissingUser),
+        Self::Denied(DenyReason::BadUserName),
+        Self::Denied(DenyReason::UserMismatch),
+        Self::Denied(DenyReason::BearerNeedsUser),
+        Self::Denied(DenyReason::IpNotAllowed),
+        Self::Denied(DenyReason::OutOfScope),
+        Self::Denied(DenyReason::NoMatchingRule),
+        Self::Target(TargetRefusal::NotOriginForm),
+        Self::Target(TargetRefusal::NonAscii),
+        Self::Target(TargetRefusal::BadEscape),
+        Self::Target(TargetRefusal::EncodedSlash),
+        Self::Target(TargetRefusal::Backslash),
+        Self::Target(TargetRefusal::EncodedDotSegment),
+        Self::Target(TargetRefusal::AboveRoot),
+        Self::Target(TargetRefusal::PathParameter),
+        Self::Target(TargetRefusal::EmptySegment),
+        Self::Target(TargetRefusal::TooLong),
+        Self::NotAdmin,
+        Self::RateLimited,
+        Self::BodyTooLarge,
+        Self::BodyUnreadable,
+        Self::BodyTimeout,
+        Self::PolicyError,
+        Self::AuditUnavailable,
+        Self::AuditBacklog,
+        Self::StoreUnavailable,
+        Self::ConfigStale,
+        Self::AmbiguousFraming,
+        Self::BadHost,
+        Self::MethodNotAllowed,
+        Self::Forwarded,
+        Self::Admin,
+        Self::UpstreamConnect,
+        Self::UpstreamTimeout,
+        Self::UpstreamError,
+    ];
+
+    /// The reason stored under `name` ([`Reason::as_str`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|reason| reason.as_str() == name)
     }
 }
 
@@ -184,6 +245,10 @@ pub struct Record {
     pub latency_ms: Option<i64>,
     /// What decided: the policy component's SHA-256, or the filter's name and version.
     pub component: String,
+    /// The filter instance that decided, as the gateway names it on intake
+    /// (`credential/instance`); `None` for the gateway's own records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     /// Count this as a use of the token (counter, last used time and address).
     #[serde(skip)]
     pub count_use: bool,
@@ -224,6 +289,17 @@ mod tests {
             Reason::Denied(DenyReason::NoMatchingRule).as_str(),
             "no-matching-rule"
         );
+    }
+
+    #[test]
+    fn every_reason_reads_back_by_its_name() {
+        // `Denied(MethodNotAllowed)` and `MethodNotAllowed` share a name: either reads
+        // back as one that is stored the same.
+        for reason in Reason::ALL {
+            let read = Reason::from_name(reason.as_str()).map(Reason::as_str);
+            assert_eq!(read, Some(reason.as_str()));
+        }
+        assert_eq!(Reason::from_name("no-such-reason"), None);
     }
 
     #[test]

@@ -271,6 +271,20 @@ impl Gate {
         Err(Exit::audited(Refusal::Unauthenticated, reason, record))
     }
 
+    /// Refuses a request whose credentials were screened without looking its token up
+    /// (the filter's tokens are too old to be trusted), audited from its head alone.
+    pub fn refuse_unlooked(
+        &self,
+        head: &Head<'_>,
+        refusal: Refusal,
+        reason: Reason,
+        detail: &str,
+    ) -> Exit {
+        let mut record = self.record(head);
+        record.set_detail(detail);
+        Exit::audited(refusal, reason, record)
+    }
+
     /// The record of a request, as far as its head tells.
     fn record(&self, head: &Head<'_>) -> Record {
         let mut record = Record {

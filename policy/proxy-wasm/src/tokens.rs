@@ -19,6 +19,8 @@ pub struct Token {
     pub user: Option<String>,
     /// Restriction lines as stored (normalised, joined by `\n`).
     pub limit_to: String,
+    /// IP rules as stored.
+    pub ip: String,
     /// Expiry, epoch ms.
     pub valid_until: Option<i64>,
     /// The compiled `limitTo` and `ip`.
@@ -52,8 +54,7 @@ pub struct TokenTable {
 
 impl TokenTable {
     /// A table of `tokens` and `revoked` (id, digest) pairs.
-    pub fn new(tokens: Vec<Token>, revoked: Vec<(String, Digest)>) -> Self {
-        let tokens: Vec<Rc<Token>> = tokens.into_iter().map(Rc::new).collect();
+    pub fn new(tokens: Vec<Rc<Token>>, revoked: Vec<(String, Digest)>) -> Self {
         let by_digest = tokens
             .iter()
             .map(|token| (token.digest, Rc::clone(token)))
@@ -82,6 +83,11 @@ impl TokenTable {
     /// The live tokens, in export order.
     pub fn iter(&self) -> impl Iterator<Item = &Token> {
         self.tokens.iter().map(|token| &**token)
+    }
+
+    /// The live tokens as shared handles (a new configuration takes unchanged ones over).
+    pub fn shared(&self) -> &[Rc<Token>] {
+        &self.tokens
     }
 }
 

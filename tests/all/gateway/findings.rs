@@ -14,7 +14,8 @@ use tokengate::audit::{AuditFilter, AuditRow, Write};
 use tokengate::index::Token;
 use tokengate::policy::{Limits, PolicyRuntime};
 use tokengate::store::{
-    AuditSync, Backend, Loaded, NewToken, Pending, RateAnswer, Revoke, Store, TokenRow,
+    AuditSync, Backend, FilterCredential, FilterCredentials, Loaded, NewToken, Pending, RateAnswer,
+    Revoke, Store, TokenRow,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -481,6 +482,28 @@ impl Backend for Pausing {
     }
     fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>> {
         self.inner.watch()
+    }
+}
+
+impl FilterCredentials for Pausing {
+    fn insert_credential<'a>(&'a self, credential: &'a FilterCredential) -> Pending<'a, ()> {
+        self.inner.insert_credential(credential)
+    }
+    fn credentials(&self) -> Pending<'_, Vec<FilterCredential>> {
+        self.inner.credentials()
+    }
+    fn revoke_credential<'a>(
+        &'a self,
+        name: &'a str,
+        now: i64,
+    ) -> Pending<'a, Option<FilterCredential>> {
+        self.inner.revoke_credential(name, now)
+    }
+    fn live_credential<'a>(
+        &'a self,
+        digest: &'a tokengate::token::Digest,
+    ) -> Pending<'a, Option<FilterCredential>> {
+        self.inner.live_credential(digest)
     }
 }
 

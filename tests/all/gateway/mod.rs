@@ -11,6 +11,7 @@ mod auth;
 pub(crate) mod binary;
 mod component_faults;
 mod faults;
+mod filter_api;
 mod findings;
 mod forwarding;
 mod hostile;
@@ -220,6 +221,29 @@ impl Harness {
     pub async fn get(&self, target: &str, user: &str, token: &str) -> Reply {
         self.call(Method::GET, target, Some(basic(user, token)), &[], "")
             .await
+    }
+
+    /// Revokes the token `id` through the admin API.
+    pub async fn revoke(&self, admin_token: &str, id: &str) -> Reply {
+        self.call(
+            Method::DELETE,
+            "/rest/extender/1.0/tokenTools/delete",
+            Some(basic(ADMIN, admin_token)),
+            &[("content-type", "application/json")],
+            &serde_json::json!({ "id": id }).to_string(),
+        )
+        .await
+    }
+
+    /// A new filter credential named `name`: its value.
+    pub async fn filter_credential(&self, name: &str) -> String {
+        let (_, value) = self
+            .app
+            .store()
+            .create_credential(name, None)
+            .await
+            .expect("filter credential");
+        value
     }
 
     /// The audit log through the admin API.
