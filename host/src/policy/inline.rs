@@ -4,9 +4,12 @@
 //!
 //! Only a token whose first decision on the policy threads proved it cheap (no body,
 //! compiled in under 10 ms, decided in under 200 µs) runs here, only for targets of at
-//! most 2 KiB, and under a 10 ms deadline (50 ms to compile it in this thread's instance):
-//! the first time it runs past that, it goes to the policy threads for good. So a worker
-//! is held at most once per token, briefly.
+//! most 2 KiB, and under a 10 ms deadline (50 ms to compile it in this thread's instance).
+//! When it runs past that having used at least half of it in CPU time, it goes to the
+//! policy threads for a minute, and comes back only if a decision there is cheap again: a
+//! worker is held past the deadline at most once a minute per token. A call that ran past
+//! the deadline because a loaded machine did not schedule the thread (little CPU used)
+//! leaves the token where it is; that request alone is decided on the policy threads.
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
@@ -90,6 +93,7 @@ pub(super) fn admit(
             compile_deadline: COMPILE_DEADLINE,
             ..shared.limits.clone()
         };
+        let cpu_before = thread_cpu();
         let result = super::workers::with_instance(
             shared.compiled,
             &limits,
@@ -102,11 +106,21 @@ pub(super) fn admit(
         );
         match result {
             Err(PolicyError::Deadline) => {
-                token.state().to_threads();
-                tracing::info!(
-                    token = token.rules().id,
-                    "a decision ran past the inline deadline: the token is decided on the policy threads from now on"
-                );
+                let used = thread_cpu().saturating_sub(cpu_before);
+                if used >= DEADLINE / 2 {
+                    token.state().pause_inline(request.now_ms);
+                    tracing::info!(
+                        token = token.rules().id,
+                        cpu_us = used.as_micros(),
+                        "a decision ran past the inline deadline: the token is decided on the policy threads for a minute"
+                    );
+                } else {
+                    tracing::debug!(
+                        token = token.rules().id,
+                        cpu_us = used.as_micros(),
+                        "an inline decision ran past its deadline while its thread waited for a core"
+                    );
+                }
                 None
             }
             other => Some(other),
@@ -115,14 +129,18 @@ pub(super) fn admit(
 }
 
 /// Where a token decided on a policy thread runs next: inline if its first measured
-/// decision was cheap.
+/// decision was cheap, or again if it was paused and this decision was cheap.
 pub(super) fn learn(
     token: &dyn PolicyToken,
     needs_body: bool,
     compiled_in: Option<Duration>,
     decided_in: Duration,
+    now_ms: i64,
 ) {
     if !token.state().lane_unknown() {
+        if !needs_body && decided_in <= FAST_CALL {
+            token.state().resume_inline(now_ms);
+        }
         return;
     }
     // Only a decision that compiled the token tells what compiling costs.
@@ -131,6 +149,15 @@ pub(super) fn learn(
             .state()
             .learn_lane(!needs_body && compiled_in <= FAST_COMPILE && decided_in <= FAST_CALL);
     }
+}
+
+/// CPU time the calling thread has used.
+fn thread_cpu() -> Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// Measures `work`.

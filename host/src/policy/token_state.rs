@@ -1,7 +1,9 @@
 //! What the policy threads remember of one token: whether it reads the body, how many of
 //! its decisions run at once, and whether its decisions keep hitting the deadline.
 //!
-//! A token is never edited, so what is learnt about it holds until it is revoked.
+//! A token is never edited, so what is learnt about it holds until it is revoked, but for
+//! an inline token that overran its deadline: a loaded machine can stall any thread for
+//! longer than that, so it leaves the lane only for a while.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, AtomicUsize, Ordering};
@@ -13,17 +15,24 @@ const STRIKES: u32 = 3;
 /// How long a token that keeps hitting the deadline is held back, ms.
 pub(super) const QUARANTINE_MS: i64 = 60_000;
 
-/// Where a token's decisions run: not known yet, inline on the request's worker, or on
-/// the policy threads.
+/// How long an inline token that overran its deadline stays on the policy threads, ms: a
+/// token holds a worker past the inline deadline at most once in this time.
+pub(super) const INLINE_PAUSE_MS: i64 = 60_000;
+
+/// Where a token's decisions run: not known yet, inline on the request's worker, on the
+/// policy threads for good, or on the policy threads until its pause ends.
 const LANE_UNKNOWN: u8 = 0;
 const LANE_INLINE: u8 = 1;
 const LANE_THREADS: u8 = 2;
+const LANE_PAUSED: u8 = 3;
 
 /// One token's state, kept with the token while it is live.
 #[derive(Debug, Default)]
 pub struct TokenState {
     needs_body: OnceLock<bool>,
     lane: AtomicU8,
+    /// While paused: from when (epoch ms) it may be decided inline again.
+    paused_until: AtomicI64,
     in_flight: AtomicUsize,
     released: Notify,
     strikes: AtomicU32,
@@ -58,9 +67,26 @@ impl TokenState {
                 .compare_exchange(LANE_UNKNOWN, lane, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    /// It ran past the inline deadline once: the policy threads take it for good.
-    pub(super) fn to_threads(&self) {
-        self.lane.store(LANE_THREADS, Ordering::Relaxed);
+    /// It ran past the inline deadline: the policy threads take it for
+    /// [`INLINE_PAUSE_MS`].
+    pub(super) fn pause_inline(&self, now_ms: i64) {
+        self.paused_until
+            .store(now_ms.saturating_add(INLINE_PAUSE_MS), Ordering::Relaxed);
+        self.lane.store(LANE_PAUSED, Ordering::Relaxed);
+    }
+
+    /// A cheap decision on a policy thread after its pause ended brings it back inline.
+    pub(super) fn resume_inline(&self, now_ms: i64) {
+        if self.lane.load(Ordering::Relaxed) == LANE_PAUSED
+            && now_ms >= self.paused_until.load(Ordering::Relaxed)
+        {
+            let _ = self.lane.compare_exchange(
+                LANE_PAUSED,
+                LANE_INLINE,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
     }
 
     /// Until when (epoch ms) the token is held back, if it is now.
@@ -140,6 +166,25 @@ mod tests {
         state.strike(1000);
         assert_eq!(state.quarantined(1000), Some(1000 + QUARANTINE_MS));
         assert_eq!(state.quarantined(1000 + QUARANTINE_MS), None);
+    }
+
+    #[test]
+    fn an_overrun_pauses_the_inline_lane_for_a_while() {
+        let state = TokenState::default();
+        state.learn_lane(true);
+        assert!(state.inline());
+        state.pause_inline(1000);
+        assert!(!state.inline());
+        state.resume_inline(1000 + INLINE_PAUSE_MS - 1);
+        assert!(!state.inline());
+        state.resume_inline(1000 + INLINE_PAUSE_MS);
+        assert!(state.inline());
+
+        // A token first found slow never comes inline.
+        let slow = TokenState::default();
+        slow.learn_lane(false);
+        slow.resume_inline(i64::MAX);
+        assert!(!slow.inline());
     }
 
     #[tokio::test]

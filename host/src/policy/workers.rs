@@ -214,7 +214,7 @@ fn run(
                     let admitted = admitted?;
                     if inline_lane {
                         let compiled_in = compiles.then_some(compiled_in);
-                        inline::learn(&*token, needs_body, compiled_in, decided_in);
+                        inline::learn(&*token, needs_body, compiled_in, decided_in, request.now_ms);
                     }
                     Ok(Answer::Admitted(admitted))
                 });
