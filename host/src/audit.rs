@@ -2,18 +2,19 @@
 //! committed before an allowed request is forwarded, with group commit.
 //!
 //! Requests put their record into a bounded queue and wait for its commit. A writer (a
-//! thread of its own for SQLite, whose commits block on fsync; a task for PostgreSQL)
-//! takes every record waiting, commits them in one transaction and answers each waiter,
-//! so concurrent requests share one commit. A full queue refuses the request (503
-//! `audit-backlog`) rather than holding unbounded memory. The upstream status and latency
-//! are learnt after forwarding: they go into the same queue as a [`Completion`], nobody
-//! waits for it, and it is written as a row of its own (the record is never updated).
+//! thread of its own for SQLite, whose commits block on fsync; a task for PostgreSQL,
+//! with several commits in flight) takes every record waiting, commits them in one
+//! transaction and answers each waiter, so concurrent requests share one commit. A full
+//! queue refuses the request (503 `audit-backlog`) rather than holding unbounded memory.
+//! The upstream status and latency are learnt after forwarding: they go into the same
+//! queue as a [`Completion`], nobody waits for it, and it is written as a row of its own
+//! (the record is never updated).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 pub use tokengate_core::audit::{Reason, Record as AuditRecord, Verdict};
 
@@ -200,16 +201,26 @@ impl std::fmt::Debug for AuditLog {
 
 /// Records that may wait for the writer by default.
 pub const DEFAULT_QUEUE: usize = 4096;
+/// Batches that commit at once by default (PostgreSQL): half the connection pool,
+/// leaving the rest to rate buckets, admin calls and health checks.
+pub const DEFAULT_COMMITS: usize = crate::store::postgres::POOL_SIZE / 2;
 
 impl AuditLog {
-    /// Starts the writer for `backend` with the default queue.
+    /// Starts the writer for `backend` with the default queue and commits in flight.
     pub fn start(backend: Arc<dyn Backend>, metrics: Arc<Metrics>) -> Self {
-        Self::with_queue(backend, metrics, DEFAULT_QUEUE)
+        Self::with_limits(backend, metrics, DEFAULT_QUEUE, DEFAULT_COMMITS)
     }
 
-    /// Starts the writer: a thread of its own when the backend blocks, a task on the
-    /// current runtime otherwise. At most `capacity` records wait for it.
-    pub fn with_queue(backend: Arc<dyn Backend>, metrics: Arc<Metrics>, capacity: usize) -> Self {
+    /// Starts the writer: a thread of its own when the backend blocks, committing one
+    /// batch at a time; otherwise a task on the current runtime that keeps up to
+    /// `commits` batches committing at once. At most `capacity` records wait for it,
+    /// and at most `commits` batches of [`MAX_BATCH`] are being committed.
+    pub fn with_limits(
+        backend: Arc<dyn Backend>,
+        metrics: Arc<Metrics>,
+        capacity: usize,
+        commits: usize,
+    ) -> Self {
         let capacity = capacity.max(1);
         let (jobs, queue) = mpsc::channel(capacity);
         let writer_metrics = Arc::clone(&metrics);
@@ -220,10 +231,17 @@ impl AuditLog {
                     .spawn(move || {
                         let mut queue = queue;
                         while let Some(first) = queue.blocking_recv() {
-                            let jobs = drain(first, &mut queue);
-                            let stop =
-                                commit_jobs(jobs, &writer_metrics, |batch| writer.commit(batch));
-                            if stop {
+                            let (batch, mut rest) = split(drain(first, &mut queue));
+                            let result = if batch.is_empty() {
+                                Ok(Vec::new())
+                            } else {
+                                let started = Instant::now();
+                                let result = writer.commit(&batch);
+                                writer_metrics.observe_audit_commit(started.elapsed(), batch.len());
+                                result
+                            };
+                            answer(result, batch.len(), std::mem::take(&mut rest.waiters));
+                            if rest.finish() {
                                 break;
                             }
                         }
@@ -234,25 +252,12 @@ impl AuditLog {
                 }
             }
             None => {
-                tokio::spawn(async move {
-                    let mut queue = queue;
-                    while let Some(first) = queue.recv().await {
-                        let jobs = drain(first, &mut queue);
-                        let (batch, rest) = split(jobs);
-                        let records = batch.len();
-                        let result = if batch.is_empty() {
-                            Ok(Vec::new())
-                        } else {
-                            let started = Instant::now();
-                            let result = backend.commit_audit(batch).await;
-                            writer_metrics.observe_audit_commit(started.elapsed(), records);
-                            result
-                        };
-                        if answer(result, records, rest) {
-                            break;
-                        }
-                    }
-                });
+                tokio::spawn(commit_concurrently(
+                    backend,
+                    queue,
+                    writer_metrics,
+                    commits.max(1),
+                ));
             }
         }
         Self {
@@ -363,47 +368,89 @@ fn split(jobs: Vec<Job>) -> (Vec<Write>, Rest) {
     (batch, rest)
 }
 
-/// Commits a batch with `commit` and answers everyone; whether the writer should stop.
-fn commit_jobs(
-    jobs: Vec<Job>,
-    metrics: &Metrics,
-    commit: impl FnOnce(&[Write]) -> Result<Vec<i64>, StoreError>,
-) -> bool {
-    let (batch, rest) = split(jobs);
-    let result = if batch.is_empty() {
-        Ok(Vec::new())
-    } else {
-        let started = Instant::now();
-        let result = commit(&batch);
-        metrics.observe_audit_commit(started.elapsed(), batch.len());
-        result
-    };
-    answer(result, batch.len(), rest)
+impl Rest {
+    /// Answers the flushes and the shutdown, once everything before them is committed;
+    /// whether the writer should stop.
+    fn finish(self) -> bool {
+        for reply in self.flushed {
+            let _ = reply.send(());
+        }
+        match self.stop {
+            Some(reply) => {
+                let _ = reply.send(());
+                true
+            }
+            None => false,
+        }
+    }
 }
 
-/// Answers each waiter with its record's id (or the failure); whether to stop.
-fn answer(result: Result<Vec<i64>, StoreError>, records: usize, rest: Rest) -> bool {
+/// The writer of a backend whose commits are awaited (PostgreSQL). A batch is whatever
+/// waits when one of `commits` slots is free, so commit latency stops bounding
+/// throughput: while some batches commit, the next ones form and start. Each waiter is
+/// answered when its own batch commits.
+async fn commit_concurrently(
+    backend: Arc<dyn Backend>,
+    mut queue: mpsc::Receiver<Job>,
+    metrics: Arc<Metrics>,
+    commits: usize,
+) {
+    let slots = Arc::new(Semaphore::new(commits));
+    let all = u32::try_from(commits).unwrap_or(u32::MAX);
+    loop {
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let Some(first) = queue.recv().await else {
+            return;
+        };
+        let (batch, mut rest) = split(drain(first, &mut queue));
+        let waiters = std::mem::take(&mut rest.waiters);
+        if batch.is_empty() {
+            drop(slot);
+        } else {
+            let backend = Arc::clone(&backend);
+            let metrics = Arc::clone(&metrics);
+            tokio::spawn(async move {
+                let records = batch.len();
+                let started = Instant::now();
+                let result = backend.commit_audit(batch).await;
+                metrics.observe_audit_commit(started.elapsed(), records);
+                answer(result, records, waiters);
+                // Free for the next batch once this one's waiters know.
+                drop(slot);
+            });
+        }
+        if !rest.flushed.is_empty() || rest.stop.is_some() {
+            // Everything sent before the flush is in a batch started by now: all
+            // slots free means all of them committed.
+            let Ok(_idle) = slots.acquire_many(all).await else {
+                return;
+            };
+            if rest.finish() {
+                return;
+            }
+        }
+    }
+}
+
+/// Answers each waiter with its record's id (or the failure).
+fn answer(
+    result: Result<Vec<i64>, StoreError>,
+    records: usize,
+    waiters: Vec<oneshot::Sender<Result<i64, AuditError>>>,
+) {
     if let Err(err) = &result {
         tracing::error!(error = %err, records, "audit commit failed");
     }
     let mut ids = result.as_ref().ok().map(|ids| ids.iter());
-    for reply in rest.waiters {
+    for reply in waiters {
         let answer = match (&result, ids.as_mut().and_then(Iterator::next)) {
             (Ok(_), Some(id)) => Ok(*id),
             (Err(err), _) => Err(AuditError::Write(err.to_string())),
             (Ok(_), None) => Err(AuditError::Write("lost record id".into())),
         };
         let _ = reply.send(answer);
-    }
-    for reply in rest.flushed {
-        let _ = reply.send(());
-    }
-    match rest.stop {
-        Some(reply) => {
-            let _ = reply.send(());
-            true
-        }
-        None => false,
     }
 }
 

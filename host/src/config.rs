@@ -79,6 +79,8 @@ pub mod env {
     pub const POLICY_THREADS: &str = "TOKENGATE_POLICY_THREADS";
     /// Audit records that may wait for the writer.
     pub const AUDIT_QUEUE: &str = "TOKENGATE_AUDIT_QUEUE";
+    /// Audit batches committing at once (PostgreSQL).
+    pub const AUDIT_COMMITS: &str = "TOKENGATE_AUDIT_COMMITS";
     /// The configuration file (`--config`).
     pub const CONFIG: &str = "TOKENGATE_CONFIG";
 }
@@ -126,6 +128,8 @@ pub mod default {
     pub const BODY_TIMEOUT: f64 = 10.0;
     /// Audit records that may wait for the writer (the writer's own default).
     pub const AUDIT_QUEUE: usize = crate::audit::DEFAULT_QUEUE;
+    /// Audit batches committing at once on PostgreSQL (half the connection pool).
+    pub const AUDIT_COMMITS: usize = crate::audit::DEFAULT_COMMITS;
 }
 
 /// Fixed limits that protect the listener (not settings: no one needs to change them).
@@ -143,6 +147,8 @@ pub mod limits {
     pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
     /// How often the gateway looks for tokens created or revoked by the CLI.
     pub const TOKEN_REFRESH: Duration = Duration::from_secs(1);
+    /// How often a gateway on PostgreSQL folds appended uses into the token rows.
+    pub const USE_FOLD: Duration = Duration::from_secs(2);
     /// How often audit retention runs (when set).
     pub const AUDIT_PRUNE: Duration = Duration::from_secs(3600);
     /// Largest admin request body, bytes.
@@ -284,6 +290,8 @@ pub struct Config {
     pub policy_threads: usize,
     /// Audit records that may wait for the writer (503 `audit-backlog` beyond).
     pub audit_queue: usize,
+    /// Audit batches committing at once on PostgreSQL (SQLite commits one at a time).
+    pub audit_commits: usize,
 }
 
 /// A setting that cannot be used.
@@ -421,6 +429,11 @@ pub struct ServeArgs {
     /// (`audit-backlog`) instead of holding more memory.
     #[arg(long, env = env::AUDIT_QUEUE, default_value_t = default::AUDIT_QUEUE)]
     pub audit_queue: usize,
+    /// Audit batches that commit at once on PostgreSQL, each on a connection of the
+    /// pool; records that arrive meanwhile form the next batch. SQLite commits one at a
+    /// time.
+    #[arg(long, env = env::AUDIT_COMMITS, default_value_t = default::AUDIT_COMMITS)]
+    pub audit_commits: usize,
 }
 
 impl ServeArgs {
@@ -556,6 +569,14 @@ impl ServeArgs {
                 "must be from 1 to 1000000",
             ));
         }
+        let pool = crate::store::postgres::POOL_SIZE;
+        if !(1..=pool).contains(&self.audit_commits) {
+            return Err(invalid(
+                env::AUDIT_COMMITS,
+                "audit-commits",
+                format!("must be from 1 to {pool} (the connection pool)"),
+            ));
+        }
         for (path, variable, flag) in [
             (tls.as_ref().map(|t| &t.cert), env::TLS_CERT, "tls-cert"),
             (tls.as_ref().map(|t| &t.key), env::TLS_KEY, "tls-key"),
@@ -601,6 +622,7 @@ impl ServeArgs {
             pass_cookies: self.pass_cookies,
             policy_threads,
             audit_queue: self.audit_queue,
+            audit_commits: self.audit_commits,
         })
     }
 }

@@ -94,7 +94,12 @@ pub async fn app_with_policy(config: Config, policy: PolicyRuntime) -> Result<Ap
     let store = Store::open(&config.data_dir, &config.store).await?;
     store.backend().set_audit_sync(config.audit_sync).await?;
     let metrics = Arc::new(Metrics::default());
-    let audit = AuditLog::with_queue(store.backend(), Arc::clone(&metrics), config.audit_queue);
+    let audit = AuditLog::with_limits(
+        store.backend(),
+        Arc::clone(&metrics),
+        config.audit_queue,
+        config.audit_commits,
+    );
     let proxy = Proxy::new(&config)?;
     let retention = config.audit_retention;
     let auth_failures = AuthFailureLimiter::new(
@@ -132,6 +137,9 @@ pub async fn app_with_policy(config: Config, policy: PolicyRuntime) -> Result<Ap
     if let Some(keep) = retention {
         tokio::spawn(prune_audit(Arc::downgrade(&inner), keep));
     }
+    if matches!(inner.config.store, crate::store::Location::Postgres(_)) {
+        tokio::spawn(fold_uses(Arc::downgrade(&inner)));
+    }
     Ok(App { inner })
 }
 
@@ -150,6 +158,21 @@ async fn prune_audit(gateway: std::sync::Weak<Gateway>, keep: std::time::Duratio
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "audit records past retention deleted"),
             Err(err) => tracing::warn!(error = %err, "audit retention failed; retrying later"),
+        }
+    }
+}
+
+/// Moves the uses audit commits appended into the token rows every `USE_FOLD`, until
+/// the gateway is dropped: reads stay exact without it, but sum ever more rows.
+async fn fold_uses(gateway: std::sync::Weak<Gateway>) {
+    let mut every = tokio::time::interval(crate::config::limits::USE_FOLD);
+    loop {
+        every.tick().await;
+        let Some(gateway) = gateway.upgrade() else {
+            return;
+        };
+        if let Err(err) = gateway.store.fold_uses().await {
+            tracing::warn!(error = %err, "folding token uses failed; retrying later");
         }
     }
 }

@@ -574,6 +574,167 @@ on_both_backends!(
     filter_credentials_are_found_by_value_and_revoked_everywhere,
 );
 
+/// A plain connection to the subject's PostgreSQL database, to watch it from outside.
+async fn observer(subject: &Subject) -> tokio_postgres::Client {
+    let url = &subject
+        ._database
+        .as_ref()
+        .expect("a PostgreSQL subject")
+        .url;
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("observer connects");
+    tokio::spawn(connection);
+    client
+}
+
+/// PostgreSQL only: uses appended by two instances' concurrent commits, while both fold
+/// them into the token row again and again, add up exactly, before and after the last
+/// fold.
+#[tokio::test]
+async fn postgres_uses_appended_by_two_instances_fold_exactly() {
+    let Some(subject) = postgres().await else {
+        return;
+    };
+    let one = Arc::new(subject.open().await);
+    let two = Arc::new(subject.open_other().await);
+    let (token, _) = one.create(new("folded")).await.expect("created");
+    let logs = [
+        AuditLog::with_limits(one.backend(), Arc::new(Metrics::default()), 4096, 4),
+        AuditLog::with_limits(two.backend(), Arc::new(Metrics::default()), 4096, 4),
+    ];
+    let mut tasks = Vec::new();
+    for worker in 0..16_i64 {
+        let log = logs[usize::try_from(worker % 2).unwrap_or(0)].clone();
+        let id = token.id.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..40 {
+                let time = 2_000_000 + n * 100 + worker;
+                log.append(use_of(&id, time, &format!("10.0.1.{worker}")))
+                    .await
+                    .expect("append");
+            }
+        }));
+    }
+    let folders: Vec<_> = [&one, &two]
+        .into_iter()
+        .map(|store| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move {
+                let mut moved = 0;
+                for _ in 0..40 {
+                    moved += store.fold_uses().await.expect("fold");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                moved
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("worker");
+    }
+    let mut moved = 0;
+    for folder in folders {
+        moved += folder.await.expect("folder");
+    }
+    assert!(moved > 0, "no fold ran while the instances committed");
+    let expect = |row: tokengate::store::TokenRow| {
+        assert_eq!(row.counter, 640);
+        assert_eq!(row.last_used, Some(2_003_915));
+        assert_eq!(row.last_ip.as_deref(), Some("10.0.1.15"));
+    };
+    expect(two.get(&token.id).await.expect("get").expect("row"));
+    while one.fold_uses().await.expect("fold") > 0 {}
+    let db = observer(&subject).await;
+    let left: i64 = db
+        .query_one("SELECT COUNT(*) FROM token_uses", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(left, 0, "the last fold leaves no use behind");
+    expect(one.get(&token.id).await.expect("get").expect("row"));
+    let (rows, _) = two.list(0, 10, false).await.expect("list");
+    expect(rows.into_iter().next().expect("listed"));
+    for log in &logs {
+        log.shutdown().await;
+    }
+}
+
+/// PostgreSQL only: the audit writer keeps `commits` batches committing at once, and
+/// no more: with inserts into `audit` held up by a lock, the database shows exactly that
+/// many of the writer's statements waiting, and each record is answered only once its
+/// own batch commits.
+#[tokio::test]
+async fn postgres_audit_commits_run_several_at_once() {
+    let Some(subject) = postgres().await else {
+        return;
+    };
+    let store = subject.open().await;
+    let (token, _) = store.create(new("parallel")).await.expect("created");
+    let log = AuditLog::with_limits(store.backend(), Arc::new(Metrics::default()), 4096, 3);
+    let mut db = observer(&subject).await;
+    let blocker = db.transaction().await.expect("begin");
+    blocker
+        .batch_execute("LOCK TABLE audit IN SHARE MODE")
+        .await
+        .expect("lock");
+    let waiting = || async {
+        let count: i64 = observer(&subject)
+            .await
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()
+                 AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO audit %'",
+                &[],
+            )
+            .await
+            .expect("activity")
+            .get(0);
+        count
+    };
+    let mut appends = Vec::new();
+    for n in 1..=4_i64 {
+        let log = log.clone();
+        let id = token.id.clone();
+        appends.push(tokio::spawn(async move {
+            log.append(use_of(&id, 100 + n, "10.0.2.1")).await
+        }));
+        let expected = n.min(3);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let now = waiting().await;
+            if now == expected {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{now} commits wait on the lock after {n} appends, not {expected}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        waiting().await,
+        3,
+        "a fourth batch started beyond the limit"
+    );
+    assert!(
+        appends.iter().all(|append| !append.is_finished()),
+        "a record was answered before its commit"
+    );
+    blocker.commit().await.expect("unlock");
+    let mut ids = Vec::new();
+    for append in appends {
+        ids.push(append.await.expect("append task").expect("committed"));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "four records, four ids");
+    let row = store.get(&token.id).await.expect("get").expect("row");
+    assert_eq!(row.counter, 4);
+    log.shutdown().await;
+}
+
 /// PostgreSQL only: an instance hears of another's change at once (LISTEN/NOTIFY),
 /// not only at its next poll.
 #[tokio::test]

@@ -4,7 +4,8 @@
 #   bash tests/bench/gateway.sh                         # SQLite store, 3 rounds of 20 s
 #   DURATION=10s ROUNDS=2 bash tests/bench/gateway.sh   # shorter
 #   MEMORY_RUN=300 bash tests/bench/gateway.sh          # plus 5 minutes of tokengate alone, RSS every 10 s
-#   PG=1 bash tests/bench/gateway.sh                    # PostgreSQL store, private cluster, 1 and 2 instances
+#   PG=1 bash tests/bench/gateway.sh                    # PostgreSQL store, private cluster, 1 and 2 instances,
+#                                                       # and the same binary on SQLite in the same rounds
 #   STORE=postgres://user@host:port/db bash tests/bench/gateway.sh   # an existing PostgreSQL database
 #
 # It starts, in a private temporary directory, a fixed upstream (nginx answering a
@@ -223,6 +224,7 @@ PORT_N=$(free_port)
 PORT_F=$(free_port)
 PORT_T=$(free_port)
 PORT_T2=$(free_port)
+PORT_T3=$(free_port)
 
 # --- upstream and nginx proxy ----------------------------------------------------
 
@@ -358,22 +360,38 @@ say "token id $TOKEN_ID (unbound: Basic with any user; the benchmark uses 'bench
 TG_PIDS=()
 start_tokengate() {
     local port=$1 data=$2 log=$3
+    shift 3
     "$BIN" serve --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$PORT_U" \
-        --data-dir "$data" "${STORE_ARGS[@]}" "${SERVE_EXTRA[@]}" >"$log" 2>&1 &
+        --data-dir "$data" "$@" "${SERVE_EXTRA[@]}" >"$log" 2>&1 &
     PIDS+=($!)
-    TG_PIDS+=($!)
     wait_ready "http://127.0.0.1:$port/healthz" "$!" "tokengate on port $port" "$log"
 }
 note "starting tokengate on 127.0.0.1:$PORT_T"
-start_tokengate "$PORT_T" "$DATA1" "$DIR/tokengate.log"
-TG_PID=${TG_PIDS[0]}
+start_tokengate "$PORT_T" "$DATA1" "$DIR/tokengate.log" "${STORE_ARGS[@]}"
+TG_PID=${PIDS[-1]}
+TG_PIDS+=("$TG_PID")
 if ((USE_STORE)); then
     # A second instance on the same database, with its own data directory holding a
     # copy of the first one's server key (tokens are digested with it).
     install -d -m 700 "$DATA2"
     install -m 600 "$DATA1/server.key" "$DATA2/server.key"
     note "starting a second tokengate on 127.0.0.1:$PORT_T2 (same store)"
-    start_tokengate "$PORT_T2" "$DATA2" "$DIR/tokengate2.log"
+    start_tokengate "$PORT_T2" "$DATA2" "$DIR/tokengate2.log" "${STORE_ARGS[@]}"
+    TG_PIDS+=("${PIDS[-1]}")
+    # The same binary on SQLite, measured in the same rounds (issue 18 compares them).
+    DATA3=$DIR/data3
+    "$BIN" token create --data-dir "$DATA3" --label bench --limit-to "$LINES" \
+        >"$DIR/token3.out" 2>"$DIR/token3.err" || die "token create (SQLite): $(cat "$DIR/token3.err")"
+    TOKEN3=$(grep -E '^[[:graph:]]{16,256}$' "$DIR/token3.out" | tail -n 1 || true)
+    [[ -n $TOKEN3 ]] || die "no token value in the output of token create (SQLite)"
+    AUTH3="Authorization: Basic $(printf 'bench:%s' "$TOKEN3" | base64 -w0)"
+    note "starting tokengate on SQLite on 127.0.0.1:$PORT_T3 (for comparison)"
+    start_tokengate "$PORT_T3" "$DATA3" "$DIR/tokengate3.log"
+    TG3_PID=${PIDS[-1]}
+    PG_PID=
+    if [[ -n $PG_DATA ]]; then
+        PG_PID=$(head -n 1 "$PG_DATA/data/postmaster.pid" 2>/dev/null || true)
+    fi
 fi
 
 # --- checks before measuring -------------------------------------------------------
@@ -383,6 +401,7 @@ URL_N="http://127.0.0.1:$PORT_N$REQ_PATH"
 URL_F="http://127.0.0.1:$PORT_F$REQ_PATH"
 URL_T="http://127.0.0.1:$PORT_T$REQ_PATH"
 URL_T2="http://127.0.0.1:$PORT_T2$REQ_PATH"
+URL_T3="http://127.0.0.1:$PORT_T3$REQ_PATH"
 
 smoke() {
     local name=$1 url=$2 code
@@ -403,6 +422,7 @@ if ((USE_STORE)); then
         sleep 0.1
     done
     smoke "tokengate #2" "$URL_T2" -H "$AUTH"
+    smoke "tokengate on SQLite" "$URL_T3" -H "$AUTH3"
 fi
 code=$(curl -s -o /dev/null -w '%{http_code}' -u "bench:tgk_not_a_token_at_all_0000" "$URL_T")
 [[ $code == 401 ]] || die "tokengate let a wrong token through ($code)"
@@ -559,15 +579,43 @@ target_pids() {
     nginx) printf '%s\n' "$NGINX_PROXY_PID" ;;
     floor) printf '%s\n' "$FLOOR_PID" ;;
     tokengate) printf '%s\n' "$TG_PID" ;;
+    tokengate-x2) printf '%s\n' "${TG_PIDS[@]}" ;;
+    tokengate-sqlite) printf '%s\n' "$TG3_PID" ;;
     esac
 }
+
+# The ports of the gateways a target's requests go to.
+target_ports() {
+    case $1 in
+    tokengate) printf '%s\n' "$PORT_T" ;;
+    tokengate-x2) printf '%s\n' "$PORT_T" "$PORT_T2" ;;
+    tokengate-sqlite) printf '%s\n' "$PORT_T3" ;;
+    esac
+}
+# "commits commit_seconds answered" summed over the gateways on the given ports.
+audit_snapshot() {
+    local port
+    for port in "$@"; do
+        curl -s --max-time 5 "http://127.0.0.1:$port/metrics" || true
+    done | awk '
+        /^tokengate_audit_commit_duration_seconds_count/ { c += $2 }
+        /^tokengate_audit_commit_duration_seconds_sum/ { s += $2 }
+        /^tokengate_requests_total/ && !/decision="internal"/ { n += $NF }
+        END { printf "%d %.6f %d\n", c, s, n }'
+}
+declare -A AUDIT_COMMITS AUDIT_SECONDS AUDIT_ANSWERED WALL PG_TICKS
 
 # Measures TARGET once; ROUND "warmup" is not recorded.
 measure() {
     local target=$1 round=$2 duration=$3
-    local out=$DIR/wrk-$target-$round.txt label="$1 round $2" cpu_before=0 pids
+    local out=$DIR/wrk-$target-$round.txt label="$1 round $2" cpu_before=0 pids ports
+    local audit_before=(0 0 0) audit_after pg_before=0 wall_before
     mapfile -t pids < <(target_pids "$target")
+    mapfile -t ports < <(target_ports "$target")
     ((${#pids[@]})) && cpu_before=$(cpu_ticks "${pids[@]}")
+    ((${#ports[@]})) && read -r -a audit_before <<<"$(audit_snapshot "${ports[@]}")"
+    [[ -n ${PG_PID:-} ]] && pg_before=$(cpu_ticks "$PG_PID")
+    wall_before=$(date +%s.%N)
     case $target in
     upstream) wrk_once "$label" "$URL_U" "$CONNS" "$THREADS" "$duration" "$out" ;;
     nginx) wrk_once "$label" "$URL_N" "$CONNS" "$THREADS" "$duration" "$out" ;;
@@ -603,10 +651,21 @@ measure() {
         TG_REQUESTS=$((TG_REQUESTS + R_REQS))
         TG_RUNS=$((TG_RUNS + 1))
         ;;
+    tokengate-sqlite) wrk_once "$label" "$URL_T3" "$CONNS" "$THREADS" "$duration" "$out" -H "$AUTH3" ;;
     esac
     if [[ $round != warmup ]] && ((${#pids[@]})); then
         CPU_TICKS[$target]=$((${CPU_TICKS[$target]:-0} + $(cpu_ticks "${pids[@]}") - cpu_before))
         CPU_REQS[$target]=$((${CPU_REQS[$target]:-0} + R_REQS))
+    fi
+    if [[ $round != warmup ]] && ((${#ports[@]})); then
+        read -r -a audit_after <<<"$(audit_snapshot "${ports[@]}")"
+        AUDIT_COMMITS[$target]=$((${AUDIT_COMMITS[$target]:-0} + audit_after[0] - audit_before[0]))
+        AUDIT_ANSWERED[$target]=$((${AUDIT_ANSWERED[$target]:-0} + audit_after[2] - audit_before[2]))
+        AUDIT_SECONDS[$target]=$(awk -v t="${AUDIT_SECONDS[$target]:-0}" -v a="${audit_after[1]}" -v b="${audit_before[1]}" 'BEGIN { printf "%.6f", t + a - b }')
+        WALL[$target]=$(awk -v t="${WALL[$target]:-0}" -v a="$(date +%s.%N)" -v b="$wall_before" 'BEGIN { printf "%.3f", t + a - b }')
+        if [[ -n ${PG_PID:-} && $target != tokengate-sqlite ]]; then
+            PG_TICKS[$target]=$((${PG_TICKS[$target]:-0} + $(cpu_ticks "$PG_PID") - pg_before))
+        fi
     fi
     if [[ $round != warmup ]]; then
         RPS[$target:$round]=$R_RPS
@@ -618,7 +677,7 @@ measure() {
 }
 
 TARGETS=(upstream nginx floor tokengate)
-((USE_STORE)) && TARGETS+=(tokengate-x2)
+((USE_STORE)) && TARGETS+=(tokengate-x2 tokengate-sqlite)
 
 RSS_START=$(rss_now "$TG_PID")
 if ((ROUNDS > 0)); then
@@ -696,11 +755,11 @@ if ((ROUNDS > 0)); then
     [[ $v == met ]] || MISSED+=("p99")
     printf 'target tokengate p99 <= %s ms at %s connections: %s (%s ms)%s\n' "$TARGET_P99_MS" "$CONNS" "$v" "$tg_p99" \
         "$([[ $CONNS == 32 ]] || echo '  [the target is stated for 32 connections]')"
-    for target in nginx floor tokengate; do
+    for target in nginx floor tokengate tokengate-x2 tokengate-sqlite; do
         ((${CPU_REQS[$target]:-0} > 0)) || continue
         awk -v name="$target" -v t="${CPU_TICKS[$target]}" -v hz="$(getconf CLK_TCK)" -v n="${CPU_REQS[$target]}" -v rps="${MED_RPS[$target]}" 'BEGIN {
             us = t / hz * 1e6 / n
-            printf "%-9s CPU (user + system): %5.1f us per request, %.2f cores at the median req/s\n", name, us, us * rps / 1e6 }'
+            printf "%-16s CPU (user + system): %5.1f us per request, %.2f cores at the median req/s\n", name, us, us * rps / 1e6 }'
     done
     if ((${CPU_REQS[tokengate]:-0} > 0)); then
         tg_cpu=$(awk -v t="${CPU_TICKS[tokengate]}" -v hz="$(getconf CLK_TCK)" -v n="${CPU_REQS[tokengate]}" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
@@ -712,7 +771,36 @@ if ((ROUNDS > 0)); then
         printf 'PostgreSQL store: one instance %s req/s, two instances %s req/s (x%s), p99 %s / %s ms\n' \
             "$tg_rps" "${MED_RPS[tokengate-x2]}" "$(ratio "${MED_RPS[tokengate-x2]}" "$tg_rps")" \
             "$tg_p99" "${MED_P99[tokengate-x2]}"
+        printf 'SQLite store, same rounds: %s req/s, p99 %s ms\n' "${MED_RPS[tokengate-sqlite]}" "${MED_P99[tokengate-sqlite]}"
+        r_pg=$(ratio "$tg_rps" "${MED_RPS[tokengate-sqlite]}")
+        v=$(verdict "$r_pg" ge 0.8)
+        [[ $v == met ]] || MISSED+=("pg-vs-sqlite")
+        printf 'target one instance on PostgreSQL >= 0.8 x SQLite: %s (%s)\n' "$v" "$r_pg"
+        r_x2=$(ratio "${MED_RPS[tokengate-x2]}" "$tg_rps")
+        v=$(verdict "$r_x2" ge 1.0)
+        [[ $v == met ]] || MISSED+=("two-instances")
+        printf 'target two instances >= 1.0 x one: %s (%s)\n' "$v" "$r_x2"
+        for target in tokengate tokengate-x2; do
+            v=$(verdict "${MED_P99[$target]}" le 10)
+            [[ $v == met ]] || MISSED+=("p99-pg-$target")
+            printf 'target p99 <= 10 ms on PostgreSQL (%s): %s (%s ms)\n' "$target" "$v" "${MED_P99[$target]}"
+        done
+        for target in tokengate tokengate-x2; do
+            ((${CPU_REQS[$target]:-0} > 0 && ${PG_TICKS[$target]:-0} > 0)) || continue
+            awk -v name="$target" -v t="${PG_TICKS[$target]}" -v hz="$(getconf CLK_TCK)" -v n="${CPU_REQS[$target]}" -v rps="${MED_RPS[$target]}" 'BEGIN {
+                us = t / hz * 1e6 / n
+                printf "PostgreSQL CPU during %-12s %5.1f us per request, %.2f cores at the median req/s\n", name ":", us, us * rps / 1e6 }'
+        done
     fi
+    # Per target, from the gateways' metrics around the measured runs: commits, their
+    # mean latency, records per commit, and commits in flight on average (time spent
+    # committing over wall time, per gateway).
+    for target in tokengate tokengate-x2 tokengate-sqlite; do
+        ((${AUDIT_COMMITS[$target]:-0} > 0)) || continue
+        awk -v name="$target" -v c="${AUDIT_COMMITS[$target]}" -v s="${AUDIT_SECONDS[$target]}" \
+            -v n="${AUDIT_ANSWERED[$target]}" -v w="${WALL[$target]}" -v g="$(target_ports "$target" | wc -l)" 'BEGIN {
+            printf "audit %-16s %8d commits, mean %.2f ms, %.1f records per commit, %.2f commits in flight per gateway\n", name ":", c, s * 1000 / c, n / c, s / w / g }'
+    done
 fi
 
 # --- memory over a long run ----------------------------------------------------------

@@ -230,6 +230,12 @@ pub trait Backend: FilterCredentials + Send + Sync + 'static {
     fn blocking_writer(&self) -> Option<Box<dyn BlockingWriter>> {
         None
     }
+    /// Moves uses recorded beside the token rows into them (PostgreSQL, where audit
+    /// commits append uses instead of updating a shared row); how many rows it moved.
+    /// Reads count the uses either way: this only keeps the side table short.
+    fn fold_uses(&self) -> Pending<'_, u64> {
+        Box::pin(std::future::ready(Ok(0)))
+    }
     /// Audit records matching `filter` and their total.
     fn query_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, (Vec<AuditRow>, u64)>;
     /// Deletes at most `limit` audit records older than `before` (epoch ms), oldest
@@ -448,6 +454,12 @@ impl Store {
     /// total, not capped, so it reads every matching index entry.
     pub async fn count_audit(&self, filter: &AuditFilter) -> Result<u64, StoreError> {
         self.backend.count_audit(filter).await
+    }
+
+    /// Moves uses recorded beside the token rows into them (see [`Backend::fold_uses`]);
+    /// how many rows it moved.
+    pub async fn fold_uses(&self) -> Result<u64, StoreError> {
+        self.backend.fold_uses().await
     }
 
     /// The newest audit record's id.

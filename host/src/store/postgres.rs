@@ -5,13 +5,22 @@
 //!   so versions increase in commit order and a reader never skips one) and
 //!   `NOTIFY tokengate_tokens`; every instance `LISTEN`s and refreshes at once, and
 //!   polls every second for notifications lost with a connection.
-//! - Counters: each audit batch adds its uses with `counter = counter + n` in the
-//!   same transaction as the records, so they are exact across instances.
-//! - Rate limits: one bucket row per token, taken with a single atomic upsert.
+//! - Audit: up to `TOKENGATE_AUDIT_COMMITS` batches commit at once, each on a
+//!   connection of its own, in one round trip: `BEGIN`, a multi-row `INSERT` per table
+//!   and `COMMIT`, on prepared statements.
+//! - Counters: each audit batch appends its uses per token to `token_uses` in the
+//!   same transaction as the records (no shared row is updated, so batches never wait
+//!   on each other); reads add them to the token row, and [`Backend::fold_uses`] moves
+//!   them into it now and then in one transaction. Exact across instances.
+//! - Rate limits: one bucket row per token, taken with a single atomic upsert in a
+//!   transaction of its own: the row lock (held for that one statement) is what keeps
+//!   instances from overshooting, and no audit commit waits on it.
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
 use futures_util::future::try_join_all;
 use tokio::sync::mpsc;
 use tokio_postgres::error::SqlState;
@@ -30,7 +39,7 @@ use crate::audit::{
 use crate::index::Token;
 
 /// Connections per gateway: the audit writer's, admin calls, rate buckets.
-const POOL_SIZE: usize = 16;
+pub const POOL_SIZE: usize = 16;
 /// How long a request waits for a connection before the database counts as down.
 const POOL_WAIT: Duration = Duration::from_secs(5);
 /// Connect timeout when the URL sets none.
@@ -39,10 +48,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 /// Audit records read and written per round trip by `import_from`.
 const IMPORT_PAGE: u64 = 5_000;
+/// `token_uses` rows moved into the token rows per fold.
+const FOLD_BATCH: u64 = 10_000;
 /// The channel token changes are announced on.
 const CHANNEL: &str = "tokengate_tokens";
-/// Advisory lock ids (arbitrary, fixed): schema migration, token change versions.
+/// Advisory lock ids (arbitrary, fixed): schema migration, folding uses.
 const MIGRATION_LOCK: i64 = 0x746f_6b67_0001;
+const FOLD_LOCK: i64 = 0x746f_6b67_0003;
 
 /// The schema, one step per version; `tokengate_schema.version` counts the steps.
 const MIGRATIONS: &[&str] = &[
@@ -144,10 +156,78 @@ const MIGRATIONS: &[&str] = &[
         created_by TEXT,
         revoked BIGINT
     );",
+    // 5: uses as append-only rows, one per token and audit batch, summed on read and
+    // folded into `tokens` now and then: no audit commit updates a shared row.
+    "CREATE TABLE token_uses (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        token_id TEXT NOT NULL,
+        uses BIGINT NOT NULL,
+        last_used BIGINT NOT NULL,
+        last_ip TEXT NOT NULL
+    );
+    CREATE INDEX token_uses_token ON token_uses (token_id);",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user_name, limit_to, ip, valid_until, \
                              date_created, created_by, counter, last_used, last_ip, revoked";
+
+/// The tokens as read (`t`, in [`TOKEN_COLUMNS`] order): the counter and last use
+/// include the uses not folded yet.
+const TOKEN_READ: &str = "SELECT t.id, t.digest, t.hint, t.label, t.user_name, t.limit_to, t.ip,
+        t.valid_until, t.date_created, t.created_by, t.counter + COALESCE(u.uses, 0),
+        CASE WHEN u.last_used >= COALESCE(t.last_used, 0) THEN u.last_used ELSE t.last_used END,
+        CASE WHEN u.last_used >= COALESCE(t.last_used, 0) THEN u.last_ip ELSE t.last_ip END,
+        t.revoked
+    FROM tokens t LEFT JOIN LATERAL (
+        SELECT SUM(d.uses)::BIGINT AS uses, MAX(d.last_used) AS last_used,
+            (ARRAY_AGG(d.last_ip ORDER BY d.last_used DESC, d.id DESC))[1] AS last_ip
+        FROM token_uses d WHERE d.token_id = t.id
+    ) u ON TRUE";
+
+/// A batch's records, one array per column: one statement whatever the batch size.
+/// Ordered by position (`n`), so the identity values rise in the records' order.
+const INSERT_RECORDS: &str = "INSERT INTO audit (time, token_id, user_name, client_ip, method,
+        url, decision, reason, detail, line, line_text, action, upstream_status, latency_ms,
+        component, via)
+    SELECT time, token_id, user_name, client_ip, method, url, decision, reason, detail, line,
+        line_text, action, upstream_status, latency_ms, component, via
+    FROM unnest($1::INT8[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[],
+        $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::INT4[], $11::TEXT[], $12::TEXT[], $13::INT4[],
+        $14::INT8[], $15::TEXT[], $16::TEXT[])
+        WITH ORDINALITY AS r (time, token_id, user_name, client_ip, method, url, decision,
+            reason, detail, line, line_text, action, upstream_status, latency_ms, component,
+            via, n)
+    ORDER BY n
+    RETURNING id";
+
+/// A batch's completions, one row per record.
+const INSERT_OUTCOMES: &str = "INSERT INTO audit_outcomes (audit_id, status, latency_ms, action,
+        reason)
+    SELECT * FROM unnest($1::INT8[], $2::INT4[], $3::INT8[], $4::TEXT[], $5::TEXT[])
+    ON CONFLICT (audit_id) DO UPDATE SET status = excluded.status,
+        latency_ms = excluded.latency_ms, action = excluded.action, reason = excluded.reason";
+
+/// A batch's uses, one row per token.
+const INSERT_USES: &str = "INSERT INTO token_uses (token_id, uses, last_used, last_ip)
+    SELECT * FROM unnest($1::TEXT[], $2::INT8[], $3::INT8[], $4::TEXT[])";
+
+/// Moves the oldest `$1` rows of `token_uses` into their tokens' rows; how many.
+const FOLD_USES: &str = "WITH moved AS (
+        DELETE FROM token_uses
+        WHERE id IN (SELECT id FROM token_uses ORDER BY id LIMIT $1)
+        RETURNING id, token_id, uses, last_used, last_ip
+    ), sums AS (
+        SELECT token_id, SUM(uses)::BIGINT AS uses, MAX(last_used) AS last_used,
+            (ARRAY_AGG(last_ip ORDER BY last_used DESC, id DESC))[1] AS last_ip
+        FROM moved GROUP BY token_id
+    ), folded AS (
+        UPDATE tokens t SET counter = t.counter + s.uses,
+            last_ip = CASE WHEN s.last_used >= COALESCE(t.last_used, 0)
+                THEN s.last_ip ELSE t.last_ip END,
+            last_used = GREATEST(COALESCE(t.last_used, 0), s.last_used)
+        FROM sums s WHERE t.id = s.token_id
+    )
+    SELECT COUNT(*) FROM moved";
 
 /// A pool of connections to the shared database.
 pub struct Postgres {
@@ -358,6 +438,120 @@ impl Postgres {
             records,
         })
     }
+
+    /// Writes one audit batch in one transaction, in one round trip when it holds no
+    /// filter batch: `BEGIN`, one multi-row `INSERT` per table and `COMMIT` are sent
+    /// together on statements the connection prepared before. Nothing in it updates a
+    /// shared row (uses go to `token_uses`), so concurrent batches never wait on each
+    /// other.
+    async fn commit_batch(
+        &self,
+        client: &ClientWrapper,
+        batch: &[Write],
+    ) -> Result<Vec<i64>, StoreError> {
+        // Prepared first: a statement prepared inside the pipeline would take a round
+        // trip of its own and run after the `COMMIT` sent before it.
+        let insert = client.prepare_cached(INSERT_RECORDS).await?;
+        let complete = client.prepare_cached(INSERT_OUTCOMES).await?;
+        let count = client.prepare_cached(INSERT_USES).await?;
+        let begin = if self.relaxed.load(Ordering::Relaxed) {
+            "BEGIN; SET LOCAL synchronous_commit = off"
+        } else {
+            "BEGIN"
+        };
+        let has_filters = batch.iter().any(|write| matches!(write, Write::Filter(_)));
+        // A filter batch's id is claimed first (a round trip of its own, only when the
+        // batch holds one): a retry of a stored one appends nothing.
+        let claimed = if has_filters {
+            let (_, claimed) = futures_util::try_join!(
+                client.batch_execute(begin),
+                claim_filter_batches(client, batch)
+            )?;
+            claimed
+        } else {
+            Vec::new()
+        };
+        let records: Vec<&AuditRecord> = audit::appended(batch, &claimed).collect();
+        let columns = RecordColumns::of(&records);
+        let params = columns.params();
+        // One row per record (the newest completion wins if one came twice).
+        let outcomes: std::collections::BTreeMap<i64, &Completion> = batch
+            .iter()
+            .filter_map(|write| match write {
+                Write::Complete(c) => Some((c.id, c)),
+                _ => None,
+            })
+            .collect();
+        let outcome_ids: Vec<i64> = outcomes.keys().copied().collect();
+        let outcome_status: Vec<Option<i32>> =
+            outcomes.values().map(|c| c.status.map(i32::from)).collect();
+        let outcome_latency: Vec<i64> = outcomes.values().map(|c| c.latency_ms).collect();
+        let outcome_action: Vec<Option<&str>> =
+            outcomes.values().map(|c| c.action.as_deref()).collect();
+        let outcome_reason: Vec<Option<&str>> = outcomes
+            .values()
+            .map(|c| c.reason.map(audit::Reason::as_str))
+            .collect();
+        let uses = audit::uses(records.iter().copied());
+        let use_tokens: Vec<&str> = uses.iter().map(|u| u.0).collect();
+        let use_counts: Vec<i64> = uses.iter().map(|u| u.1).collect();
+        let use_times: Vec<i64> = uses.iter().map(|u| u.2).collect();
+        let use_ips: Vec<&str> = uses.iter().map(|u| u.3).collect();
+        let begun = async {
+            if !has_filters {
+                client.batch_execute(begin).await?;
+            }
+            Ok::<_, tokio_postgres::Error>(())
+        };
+        let appended = async {
+            if records.is_empty() {
+                return Ok(Vec::new());
+            }
+            client.query(&insert, &params).await
+        };
+        let completed = async {
+            if outcome_ids.is_empty() {
+                return Ok(0);
+            }
+            let params: [&(dyn ToSql + Sync); 5] = [
+                &outcome_ids,
+                &outcome_status,
+                &outcome_latency,
+                &outcome_action,
+                &outcome_reason,
+            ];
+            client.execute(&complete, &params).await
+        };
+        let counted = async {
+            if use_tokens.is_empty() {
+                return Ok(0);
+            }
+            let params: [&(dyn ToSql + Sync); 4] = [&use_tokens, &use_counts, &use_times, &use_ips];
+            client.execute(&count, &params).await
+        };
+        let (_, rows, _, _, _) = futures_util::try_join!(
+            begun,
+            appended,
+            completed,
+            counted,
+            client.batch_execute("COMMIT")
+        )?;
+        // Identity values rise in the order the rows were inserted, which is the
+        // records' order: sorted, they are the records' ids.
+        let mut ids = rows
+            .iter()
+            .map(|row| row.try_get::<_, i64>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.sort_unstable();
+        if ids.len() != records.len() {
+            return Err(StoreError::Unavailable(format!(
+                "{} audit records written, {} ids returned",
+                records.len(),
+                ids.len()
+            )));
+        }
+        Ok(audit::answers(batch, &claimed, &ids))
+    }
 }
 
 /// What [`Postgres::import_from`] copied.
@@ -513,17 +707,17 @@ impl Backend for Postgres {
             let filter = if include_revoked {
                 ""
             } else {
-                "WHERE revoked IS NULL"
+                "WHERE t.revoked IS NULL"
             };
             let total: i64 = client
-                .query_one(&format!("SELECT COUNT(*) FROM tokens {filter}"), &[])
+                .query_one(&format!("SELECT COUNT(*) FROM tokens t {filter}"), &[])
                 .await?
                 .try_get(0)?;
             let rows = client
                 .query(
                     &format!(
-                        "SELECT {TOKEN_COLUMNS} FROM tokens {filter}
-                         ORDER BY date_created DESC, id LIMIT $1 OFFSET $2"
+                        "{TOKEN_READ} {filter}
+                         ORDER BY t.date_created DESC, t.id LIMIT $1 OFFSET $2"
                     ),
                     &[&clamp_i64(max_results), &clamp_i64(start_at)],
                 )
@@ -537,10 +731,7 @@ impl Backend for Postgres {
         Box::pin(async move {
             let client = self.client().await?;
             let row = client
-                .query_opt(
-                    &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1"),
-                    &[&id],
-                )
+                .query_opt(&format!("{TOKEN_READ} WHERE t.id = $1"), &[&id])
                 .await?;
             row.as_ref().map(token_row).transpose()
         })
@@ -570,110 +761,36 @@ impl Backend for Postgres {
 
     fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>> {
         Box::pin(async move {
+            let client = self.client().await?;
+            let committed = self.commit_batch(&client, &batch).await;
+            if committed.is_err() {
+                // Whatever was sent after the failure already rolled back; this only
+                // makes sure the connection goes back to the pool outside a transaction.
+                let _ = client.batch_execute("ROLLBACK").await;
+            }
+            committed
+        })
+    }
+
+    fn fold_uses(&self) -> Pending<'_, u64> {
+        Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            // A filter batch's id is claimed first (a round trip of its own, only when
-            // the batch holds one): a retry of a stored one appends nothing.
-            let claimed = claim_filter_batches(&tx, &batch).await?;
-            let records: Vec<&AuditRecord> = audit::appended(&batch, &claimed).collect();
-            let insert = tx
-                .prepare_cached(
-                    "INSERT INTO audit (time, token_id, user_name, client_ip, method, url,
-                         decision, reason, detail, line, line_text, action, upstream_status,
-                         latency_ms, component, via)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                         $16)
-                     RETURNING id",
-                )
-                .await?;
-            let complete = tx
-                .prepare_cached(
-                    "INSERT INTO audit_outcomes (status, latency_ms, action, reason, audit_id)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (audit_id) DO UPDATE SET status = excluded.status,
-                         latency_ms = excluded.latency_ms, action = excluded.action,
-                         reason = excluded.reason",
-                )
-                .await?;
-            let count = tx
-                .prepare_cached(
-                    "UPDATE tokens SET counter = counter + $1,
-                         last_ip = CASE WHEN $2 >= COALESCE(last_used, 0) THEN $3 ELSE last_ip END,
-                         last_used = GREATEST(COALESCE(last_used, 0), $2)
-                     WHERE id = $4",
-                )
-                .await?;
-            // Converted columns, kept alive while the pipelined queries borrow them.
-            let narrowed: Vec<(Option<i32>, Option<i32>)> = records
-                .iter()
-                .map(|r| {
-                    (
-                        r.line.and_then(|n| i32::try_from(n).ok()),
-                        r.status.map(i32::from),
-                    )
-                })
-                .collect();
-            let completed: Vec<(&Completion, Option<i32>)> = batch
-                .iter()
-                .filter_map(|write| match write {
-                    Write::Complete(c) => Some((c, c.status.map(i32::from))),
-                    _ => None,
-                })
-                .collect();
-            // Pipelined: one round trip for the whole batch, ids in order.
-            let (t, insert, complete, count) = (&tx, &insert, &complete, &count);
-            let appends = records.iter().zip(&narrowed).map(|(r, (line, status))| {
-                let decision = r.decision.as_str();
-                let reason = r.reason.map(audit::Reason::as_str);
-                async move {
-                    let params: [&(dyn ToSql + Sync); 16] = [
-                        &r.time,
-                        &r.token_id,
-                        &r.user,
-                        &r.client_ip,
-                        &r.method,
-                        &r.url,
-                        &decision,
-                        &reason,
-                        &r.detail,
-                        line,
-                        &r.line_text,
-                        &r.action,
-                        status,
-                        &r.latency_ms,
-                        &r.component,
-                        &r.via,
-                    ];
-                    t.query_one(insert, &params).await?.try_get::<_, i64>(0)
-                }
-            });
-            let completions = completed.iter().map(|(c, status)| {
-                let reason = c.reason.map(audit::Reason::as_str);
-                async move {
-                    let params: [&(dyn ToSql + Sync); 5] =
-                        [status, &c.latency_ms, &c.action, &reason, &c.id];
-                    t.execute(complete, &params).await
-                }
-            });
-            let uses = audit::uses(records.iter().copied());
-            let counts = uses.iter().map(|(token_id, n, time, ip)| async move {
-                let params: [&(dyn ToSql + Sync); 4] = [n, time, ip, token_id];
-                t.execute(count, &params).await
-            });
-            let relax = async {
-                if self.relaxed.load(Ordering::Relaxed) {
-                    t.execute("SET LOCAL synchronous_commit = off", &[]).await?;
-                }
-                Ok::<_, tokio_postgres::Error>(())
-            };
-            let (ids, _, _, ()) = futures_util::try_join!(
-                try_join_all(appends),
-                try_join_all(completions),
-                try_join_all(counts),
-                relax
-            )?;
+            // One instance folds at a time; the others skip rather than wait.
+            let ours: bool = tx
+                .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&FOLD_LOCK])
+                .await?
+                .try_get(0)?;
+            if !ours {
+                return Ok(0);
+            }
+            let fold = tx.prepare_cached(FOLD_USES).await?;
+            let moved: i64 = tx
+                .query_one(&fold, &[&clamp_i64(FOLD_BATCH)])
+                .await?
+                .try_get(0)?;
             tx.commit().await?;
-            Ok(audit::answers(&batch, &claimed, &ids))
+            Ok(u64::try_from(moved).unwrap_or(0))
         })
     }
 
@@ -950,7 +1067,7 @@ fn audit_row(row: &Row) -> Result<AuditRow, StoreError> {
 /// no commit stored before. Claimed in key order, so that concurrent commits claiming the
 /// same ids wait for each other instead of deadlocking.
 async fn claim_filter_batches(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &ClientWrapper,
     batch: &[Write],
 ) -> Result<Vec<bool>, tokio_postgres::Error> {
     let mut filters: Vec<(usize, &FilterBatch)> = batch
@@ -987,4 +1104,77 @@ async fn claim_filter_batches(
         }
     }
     Ok(claimed)
+}
+
+/// A batch's records as one array per `audit` column, for [`INSERT_RECORDS`].
+struct RecordColumns<'a> {
+    time: Vec<i64>,
+    token_id: Vec<Option<&'a str>>,
+    user: Vec<Option<&'a str>>,
+    client_ip: Vec<&'a str>,
+    method: Vec<&'a str>,
+    url: Vec<&'a str>,
+    decision: Vec<&'static str>,
+    reason: Vec<Option<&'static str>>,
+    detail: Vec<Option<&'a str>>,
+    line: Vec<Option<i32>>,
+    line_text: Vec<Option<&'a str>>,
+    action: Vec<Option<&'a str>>,
+    status: Vec<Option<i32>>,
+    latency_ms: Vec<Option<i64>>,
+    component: Vec<&'a str>,
+    via: Vec<Option<&'a str>>,
+}
+
+impl<'a> RecordColumns<'a> {
+    fn of(records: &[&'a AuditRecord]) -> Self {
+        let column = |f: fn(&'a AuditRecord) -> Option<&'a str>| -> Vec<Option<&'a str>> {
+            records.iter().map(|r| f(r)).collect()
+        };
+        Self {
+            time: records.iter().map(|r| r.time).collect(),
+            token_id: column(|r| r.token_id.as_deref()),
+            user: column(|r| r.user.as_deref()),
+            client_ip: records.iter().map(|r| r.client_ip.as_str()).collect(),
+            method: records.iter().map(|r| r.method.as_str()).collect(),
+            url: records.iter().map(|r| r.url.as_str()).collect(),
+            decision: records.iter().map(|r| r.decision.as_str()).collect(),
+            reason: records
+                .iter()
+                .map(|r| r.reason.map(audit::Reason::as_str))
+                .collect(),
+            detail: column(|r| r.detail.as_deref()),
+            line: records
+                .iter()
+                .map(|r| r.line.and_then(|n| i32::try_from(n).ok()))
+                .collect(),
+            line_text: column(|r| r.line_text.as_deref()),
+            action: column(|r| r.action.as_deref()),
+            status: records.iter().map(|r| r.status.map(i32::from)).collect(),
+            latency_ms: records.iter().map(|r| r.latency_ms).collect(),
+            component: records.iter().map(|r| r.component.as_str()).collect(),
+            via: column(|r| r.via.as_deref()),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 16] {
+        [
+            &self.time,
+            &self.token_id,
+            &self.user,
+            &self.client_ip,
+            &self.method,
+            &self.url,
+            &self.decision,
+            &self.reason,
+            &self.detail,
+            &self.line,
+            &self.line_text,
+            &self.action,
+            &self.status,
+            &self.latency_ms,
+            &self.component,
+            &self.via,
+        ]
+    }
 }
