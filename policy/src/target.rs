@@ -129,7 +129,10 @@ pub fn canonicalize(target: &str, public_base: &str) -> Result<CanonicalTarget, 
         }
         None => (None, Vec::new()),
     };
-    let url = format!("{}{path}", public_base.trim_end_matches('/'));
+    let base = public_base.trim_end_matches('/');
+    let mut url = String::with_capacity(base.len() + path.len());
+    url.push_str(base);
+    url.push_str(&path);
     Ok(CanonicalTarget {
         path,
         query,
@@ -182,11 +185,18 @@ fn bad_escape(text: &[u8], at: usize) -> TargetError {
     )
 }
 
-/// One path segment normalised: unreserved escapes decoded, others upper-cased. The flag
-/// tells whether any `.` came from an escape.
-fn canonical_segment(raw: &str) -> Result<(String, bool), TargetError> {
+/// Appends `%XX` with upper-case hex for `byte`.
+fn push_escape(out: &mut String, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(HEX[usize::from(byte >> 4)]));
+    out.push(char::from(HEX[usize::from(byte & 0xf)]));
+}
+
+/// Appends one path segment normalised to `out`: unreserved escapes decoded, others
+/// upper-cased. Returns whether any `.` came from an escape.
+fn push_canonical_segment(out: &mut String, raw: &str) -> Result<bool, TargetError> {
     let bytes = raw.as_bytes();
-    let mut out = String::with_capacity(raw.len());
     let mut escaped_dot = false;
     let mut i = 0;
     while i < bytes.len() {
@@ -220,7 +230,7 @@ fn canonical_segment(raw: &str) -> Result<(String, bool), TargetError> {
                         escaped_dot |= d == b'.';
                         out.push(char::from(d));
                     }
-                    d => out.push_str(&format!("%{d:02X}")),
+                    d => push_escape(out, d),
                 }
                 i += 3;
             }
@@ -230,21 +240,29 @@ fn canonical_segment(raw: &str) -> Result<(String, bool), TargetError> {
             }
         }
     }
-    Ok((out, escaped_dot))
+    Ok(escaped_dot)
 }
 
-/// The canonical path of `raw`, which starts with `/`.
+/// The canonical path of `raw`, which starts with `/`. Built in one buffer, a segment at a
+/// time, since every request pays for it: `..` cuts the buffer back to its parent.
 fn canonical_path(raw: &str) -> Result<String, TargetError> {
-    let segments: Vec<&str> = raw.get(1..).unwrap_or("").split('/').collect();
-    let last = segments.len() - 1;
-    let mut stack: Vec<String> = Vec::with_capacity(segments.len());
+    let mut path = String::with_capacity(raw.len() + 1);
     let mut trailing_slash = false;
-    for (index, raw_segment) in segments.iter().enumerate() {
-        let (segment, escaped_dot) = canonical_segment(raw_segment)?;
-        let is_last = index == last;
+    let mut segments = raw.get(1..).unwrap_or("").split('/').peekable();
+    while let Some(raw_segment) = segments.next() {
+        let is_last = segments.peek().is_none();
+        let start = path.len();
+        path.push('/');
+        let escaped_dot = push_canonical_segment(&mut path, raw_segment)?;
+        let segment = match &path[start + 1..] {
+            "." => Segment::Dot,
+            ".." => Segment::DotDot,
+            "" => Segment::Empty,
+            _ => Segment::Name,
+        };
         trailing_slash = false;
-        match segment.as_str() {
-            "." | ".." if escaped_dot => {
+        match segment {
+            Segment::Dot | Segment::DotDot if escaped_dot => {
                 return Err(refuse(
                     TargetRefusal::EncodedDotSegment,
                     format!(
@@ -252,35 +270,50 @@ fn canonical_path(raw: &str) -> Result<String, TargetError> {
                     ),
                 ));
             }
-            "." => trailing_slash = is_last,
-            ".." => {
-                if stack.pop().is_none() {
+            Segment::Dot => {
+                path.truncate(start);
+                trailing_slash = is_last;
+            }
+            Segment::DotDot => {
+                path.truncate(start);
+                let Some(parent) = path.rfind('/') else {
                     return Err(refuse(
                         TargetRefusal::AboveRoot,
                         "the path climbs above the root with \"..\"",
                     ));
-                }
+                };
+                path.truncate(parent);
                 trailing_slash = is_last;
             }
-            "" if !is_last => {
+            Segment::Empty if !is_last => {
                 return Err(refuse(
                     TargetRefusal::EmptySegment,
                     "the path holds an empty segment (\"//\")",
                 ));
             }
-            "" => trailing_slash = true,
-            _ => stack.push(segment),
+            Segment::Empty => {
+                path.truncate(start);
+                trailing_slash = true;
+            }
+            Segment::Name => {}
         }
-    }
-    let mut path = String::with_capacity(raw.len());
-    for segment in &stack {
-        path.push('/');
-        path.push_str(segment);
     }
     if trailing_slash || path.is_empty() {
         path.push('/');
     }
     Ok(path)
+}
+
+/// What a canonical path segment does to the path.
+enum Segment {
+    /// `.`: stays.
+    Dot,
+    /// `..`: back to the parent.
+    DotDot,
+    /// Nothing between two slashes, or after the last one.
+    Empty,
+    /// Any other segment.
+    Name,
 }
 
 /// The query as forwarded (escape hex upper-cased) and its decoded pairs.
@@ -296,7 +329,7 @@ fn canonical_query(raw: &str) -> Result<(String, Vec<(String, String)>), TargetE
             if is_control(decoded) {
                 return Err(control_escape("query", decoded));
             }
-            forwarded.push_str(&format!("%{decoded:02X}"));
+            push_escape(&mut forwarded, decoded);
             i += 3;
         } else {
             forwarded.push(char::from(bytes[i]));
