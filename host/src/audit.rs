@@ -476,7 +476,7 @@ pub struct AuditFilter {
 }
 
 /// One stored audit record.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditRow {
     /// Record id.

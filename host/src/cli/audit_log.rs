@@ -1,7 +1,8 @@
 //! `tokengate audit`: the audit log as a table or JSON lines, with filters, paging,
 //! `--count` and `--follow`; `tokengate audit prune` deletes old records now.
 
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -15,6 +16,9 @@ use crate::audit::{self, AuditFilter, AuditRow};
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
 /// Records read per query while following.
 const FOLLOW_PAGE: u64 = 1000;
+/// How long a missing id below a shown one is waited for before it counts as never
+/// coming (a rolled-back batch, or a record the filters leave out).
+const GAP_WAIT: Duration = Duration::from_secs(10);
 
 /// `tokengate audit`.
 #[derive(Debug, Args)]
@@ -190,10 +194,10 @@ async fn read(args: QueryArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let mut last = match rows.last() {
+    let mut cursor = FollowCursor::new(match rows.last() {
         Some(row) => row.id,
         None => store.last_audit_id().await?,
-    };
+    });
     filter.start_at = 0;
     filter.max_results = FOLLOW_PAGE;
     loop {
@@ -201,17 +205,75 @@ async fn read(args: QueryArgs) -> Result<()> {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             _ = tokio::time::sleep(FOLLOW_INTERVAL) => {}
         }
-        filter.after_id = Some(last);
+        filter.after_id = Some(cursor.floor());
         let (rows, _) = store.query_audit(&filter).await?;
-        let Some(newest) = rows.last() else {
+        let rows = cursor.take_new(rows, Instant::now());
+        if rows.is_empty() {
             continue;
-        };
-        last = newest.id;
+        }
         if args.json {
             print_json(&rows)?;
         } else {
             print!("{}", table(&rows).render_rows(&widths, max_width));
         }
+    }
+}
+
+/// Where `--follow` reads from. Ids are handed out before commit, and PostgreSQL commits
+/// several batches at once (several gateways too), so a record can become visible after
+/// one with a higher id: following by "after the highest id shown" would skip it. The
+/// cursor reads after the highest id below which nothing is missing and shows each record
+/// once. An id missing for [`GAP_WAIT`] (a rolled-back batch, or a record the filters
+/// leave out) is given up on.
+#[derive(Debug)]
+struct FollowCursor {
+    /// Every id up to this one was shown or is given up on.
+    floor: i64,
+    /// Ids above the floor already shown.
+    shown: BTreeSet<i64>,
+    /// Since when the id after the floor has been missing while higher ones were shown.
+    stalled_since: Option<Instant>,
+}
+
+impl FollowCursor {
+    fn new(floor: i64) -> Self {
+        Self {
+            floor,
+            shown: BTreeSet::new(),
+            stalled_since: None,
+        }
+    }
+
+    /// The id to read after.
+    fn floor(&self) -> i64 {
+        self.floor
+    }
+
+    /// The records of `rows` (read after the floor) not shown yet; moves the floor over
+    /// what is shown, and past a gap that stayed open for [`GAP_WAIT`].
+    fn take_new(&mut self, rows: Vec<AuditRow>, now: Instant) -> Vec<AuditRow> {
+        let fresh: Vec<AuditRow> = rows
+            .into_iter()
+            .filter(|row| row.id > self.floor && self.shown.insert(row.id))
+            .collect();
+        loop {
+            while self.shown.remove(&self.floor.saturating_add(1)) {
+                self.floor = self.floor.saturating_add(1);
+                self.stalled_since = None;
+            }
+            let Some(&next_shown) = self.shown.first() else {
+                self.stalled_since = None;
+                break;
+            };
+            let since = *self.stalled_since.get_or_insert(now);
+            if now.duration_since(since) < GAP_WAIT {
+                break;
+            }
+            // The gap below the next shown id is given up on.
+            self.floor = next_shown.saturating_sub(1);
+            self.stalled_since = None;
+        }
+        fresh
     }
 }
 
@@ -242,4 +304,55 @@ async fn prune(args: PruneArgs) -> Result<()> {
         format_time(args.before)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64) -> AuditRow {
+        AuditRow {
+            id,
+            ..AuditRow::default()
+        }
+    }
+
+    fn ids(rows: &[AuditRow]) -> Vec<i64> {
+        rows.iter().map(|row| row.id).collect()
+    }
+
+    #[test]
+    fn a_record_committed_after_a_higher_one_is_still_shown() {
+        let start = Instant::now();
+        let mut cursor = FollowCursor::new(10);
+        // 11 is still committing when 12 and 13 are visible.
+        assert_eq!(
+            ids(&cursor.take_new(vec![row(12), row(13)], start)),
+            [12, 13]
+        );
+        assert_eq!(cursor.floor(), 10);
+        // 11 arrives; 12 and 13 are read again but not shown twice.
+        let later = start + Duration::from_secs(1);
+        let shown = cursor.take_new(vec![row(11), row(12), row(13)], later);
+        assert_eq!(ids(&shown), [11]);
+        assert_eq!(cursor.floor(), 13);
+    }
+
+    #[test]
+    fn an_id_that_never_comes_is_given_up_on_after_the_wait() {
+        let start = Instant::now();
+        let mut cursor = FollowCursor::new(10);
+        assert_eq!(ids(&cursor.take_new(vec![row(12)], start)), [12]);
+        let before = start + GAP_WAIT - Duration::from_millis(1);
+        assert!(cursor.take_new(vec![row(12)], before).is_empty());
+        assert_eq!(cursor.floor(), 10);
+        assert!(cursor.take_new(vec![row(12)], start + GAP_WAIT).is_empty());
+        assert_eq!(cursor.floor(), 12);
+        // A later gap gets a wait of its own.
+        let next = start + GAP_WAIT + Duration::from_secs(1);
+        assert_eq!(ids(&cursor.take_new(vec![row(14)], next)), [14]);
+        assert_eq!(cursor.floor(), 12);
+        assert_eq!(ids(&cursor.take_new(vec![row(13), row(14)], next)), [13]);
+        assert_eq!(cursor.floor(), 14);
+    }
 }
