@@ -201,9 +201,12 @@ impl std::fmt::Debug for AuditLog {
 
 /// Records that may wait for the writer by default.
 pub const DEFAULT_QUEUE: usize = 4096;
-/// Batches that commit at once by default (PostgreSQL): half the connection pool,
-/// leaving the rest to rate buckets, admin calls and health checks.
-pub const DEFAULT_COMMITS: usize = crate::store::postgres::POOL_SIZE / 2;
+/// Batches that commit at once by default (PostgreSQL): an eighth of the connection
+/// pool. Measured on one machine with PostgreSQL local (`tests/bench/gateway.sh`, PG=1):
+/// 2 gave 5,680 req/s, 4 gave 4,740 and 8 gave 3,330, since more slots make smaller
+/// batches and PostgreSQL pays a commit for each; a remote database with longer round
+/// trips may want more (`TOKENGATE_AUDIT_COMMITS`).
+pub const DEFAULT_COMMITS: usize = crate::store::postgres::POOL_SIZE / 8;
 
 impl AuditLog {
     /// Starts the writer for `backend` with the default queue and commits in flight.
