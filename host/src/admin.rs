@@ -12,9 +12,10 @@ use tokengate_core::admin_path::Endpoint;
 use crate::audit::{AuditFilter, COUNT_CAP};
 use crate::config::limits::ADMIN_BODY_LIMIT;
 use crate::gateway::Gateway;
+use crate::lifetime::{DAY_MS, Lifetime};
 use crate::policy::{CompileError, PolicyRuntime};
 use crate::response::{Body, ReadError, Refusal, json as json_response, read_limited};
-use crate::store::{NewToken, Store, StoreError, TokenRow};
+use crate::store::{NewToken, Revoke, Store, StoreError, TokenRow};
 use crate::token::TokenError;
 
 /// Page size when `maxResults` is absent.
@@ -23,8 +24,8 @@ const DEFAULT_PAGE: u64 = 100;
 const MAX_PAGE: u64 = 1000;
 /// Longest expiry accepted, days (100 years).
 const MAX_DAYS: i64 = 36_500;
-/// Milliseconds per day.
-const DAY_MS: i64 = 86_400_000;
+/// Longest grace period of a rotation, minutes (a day).
+const MAX_GRACE_MINUTES: i64 = 1440;
 
 /// Answers one admin request at `endpoint` (`None`: a spelling of the admin path that
 /// names none); the second value is the result for the audit record's action.
@@ -42,7 +43,14 @@ pub async fn handle(
         (Some(Endpoint::Get), &Method::GET) => list(gateway, &query).await,
         (Some(Endpoint::Audit), &Method::GET) => audit(gateway, &query).await,
         (Some(Endpoint::Set), &Method::POST) => match read_json(body).await {
-            Ok(request) => create(&gateway.store, &gateway.policy, &request, actor).await,
+            Ok(request) => {
+                let lifetime = &gateway.config.lifetime;
+                create(&gateway.store, &gateway.policy, lifetime, &request, actor).await
+            }
+            Err(err) => Err(err),
+        },
+        (Some(Endpoint::Rotate), &Method::POST) => match read_json(body).await {
+            Ok(request) => rotate(&gateway.store, &request, actor).await,
             Err(err) => Err(err),
         },
         (Some(Endpoint::Delete), &Method::DELETE) => match read_json(body).await {
@@ -135,9 +143,16 @@ fn page(target: &Query) -> Result<(u64, u64), Refusal> {
     ))
 }
 
-/// A token in the seed's `get` shape, plus `id`, `hint`, `lastUsed`, `lastIp`, `createdBy`.
-pub fn token_json(row: &TokenRow) -> Value {
+/// A token in the seed's `get` shape, plus `id`, `hint`, `lastUsed`, `lastIp`,
+/// `createdBy` and its lifecycle: `expiresSoon` (at `now`, under `lifetime`),
+/// `rotatedFrom`, `rotatedTo`, `retireAt`, `remainingUses` and `lastIps`.
+pub fn token_json(row: &TokenRow, lifetime: &Lifetime, now: i64) -> Value {
     let token = &row.token;
+    let last_ips: Vec<Value> = row
+        .last_ips
+        .iter()
+        .map(|(ip, seen)| json!({ "ip": ip, "lastSeen": seen }))
+        .collect();
     json!({
         "id": token.id,
         "label": token.label,
@@ -153,6 +168,12 @@ pub fn token_json(row: &TokenRow) -> Value {
         "lastUsed": row.last_used,
         "lastIp": row.last_ip,
         "createdBy": token.created_by,
+        "expiresSoon": row.revoked.is_none() && lifetime.expires_soon(token, now),
+        "rotatedFrom": token.life.rotated_from,
+        "rotatedTo": token.life.rotated_to,
+        "retireAt": token.life.retire_at,
+        "remainingUses": token.life.remaining_uses,
+        "lastIps": last_ips,
     })
 }
 
@@ -163,7 +184,12 @@ async fn list(gateway: &Gateway, target: &Query) -> Answer {
         .list(start_at, max_results, false)
         .await
         .map_err(unavailable)?;
-    let tokens: Vec<Value> = rows.iter().map(token_json).collect();
+    let now = gateway.config.clock.now_ms();
+    let lifetime = &gateway.config.lifetime;
+    let tokens: Vec<Value> = rows
+        .iter()
+        .map(|row| token_json(row, lifetime, now))
+        .collect();
     Ok((
         json!({
             "tokens": tokens,
@@ -241,7 +267,13 @@ pub fn compile_messages(error: &CompileError) -> Vec<String> {
 
 /// Validates a `set` request (the seed's three shapes) and creates the token.
 /// Shared with `tokengate token create`.
-pub async fn create(store: &Store, policy: &PolicyRuntime, request: &Value, actor: &str) -> Answer {
+pub async fn create(
+    store: &Store,
+    policy: &PolicyRuntime,
+    lifetime: &Lifetime,
+    request: &Value,
+    actor: &str,
+) -> Answer {
     if !request.is_object() {
         return Err(Refusal::BadRequest("the body must be a JSON object".into()));
     }
@@ -276,7 +308,16 @@ pub async fn create(store: &Store, policy: &PolicyRuntime, request: &Value, acto
         problems.push(format!(
             "daysUntilExpiry must be a whole number from 0 to {MAX_DAYS}"
         ));
+    } else if let Some(problem) = lifetime.refuse_days(days) {
+        problems.push(problem);
     }
+    let remaining_uses = match whole_number(request, "remainingUses") {
+        Ok(uses) => uses,
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
     if let Some(value) = &value
         && let Err(err) = crate::token::validate_chosen(value)
     {
@@ -309,6 +350,7 @@ pub async fn create(store: &Store, policy: &PolicyRuntime, request: &Value, acto
             valid_until,
             value,
             created_by: Some(actor.to_owned()),
+            remaining_uses,
         })
         .await;
     let (token, value) = match created {
@@ -331,6 +373,82 @@ pub async fn create(store: &Store, policy: &PolicyRuntime, request: &Value, acto
             "id": token.id,
             "hint": token.hint,
             "validUntil": token.valid_until,
+            "remainingUses": token.life.remaining_uses,
+        }),
+        Some(action),
+    ))
+}
+
+/// A non-negative whole number field (a JSON number or a string of digits); `null`,
+/// absent and `""` are `None`.
+fn whole_number(request: &Value, name: &str) -> Result<Option<i64>, String> {
+    let number = match request.get(name) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        Some(_) => None,
+    };
+    match number {
+        Some(n) if n >= 0 => Ok(Some(n)),
+        _ => Err(format!("{name} must be a whole number from 0 up")),
+    }
+}
+
+/// Rotates a token (`tokenTools/rotate`): a new value with the old one's settings; the
+/// old value works for `graceMinutes` more (0 to a day, default 0), then is refused as
+/// `rotated`. Shared with `tokengate token rotate`.
+pub async fn rotate(store: &Store, request: &Value, actor: &str) -> Answer {
+    if !request.is_object() {
+        return Err(Refusal::BadRequest("the body must be a JSON object".into()));
+    }
+    let grace = whole_number(request, "graceMinutes")
+        .map_err(|problem| Refusal::Invalid(vec![problem]))?
+        .unwrap_or(0);
+    if grace > MAX_GRACE_MINUTES {
+        return Err(Refusal::Invalid(vec![format!(
+            "graceMinutes must be from 0 to {MAX_GRACE_MINUTES}"
+        )]));
+    }
+    let id = string_field(request, "id")?;
+    let value = string_field(request, "token")?;
+    let digest;
+    let which = match (&id, &value) {
+        (Some(id), _) => Revoke::Id(id),
+        (None, Some(value)) => {
+            digest = store.digest(value);
+            Revoke::Digest(&digest)
+        }
+        (None, None) => {
+            return Err(Refusal::BadRequest(
+                "give the token's \"id\" or its \"token\" value".into(),
+            ));
+        }
+    };
+    let rotated = match store
+        .rotate(which, grace * 60_000, Some(actor.to_owned()))
+        .await
+    {
+        Ok(Some(rotated)) => rotated,
+        Ok(None) => return Err(Refusal::NotFound),
+        Err(err @ StoreError::NotRotatable { .. }) => {
+            return Err(Refusal::Invalid(vec![err.to_string()]));
+        }
+        Err(err) => return Err(unavailable(err)),
+    };
+    let action = format!(
+        "rotated token {} to {} ({grace} minutes of grace)",
+        rotated.old.id, rotated.new.id
+    );
+    Ok((
+        json!({
+            "status": "ok",
+            "id": rotated.new.id,
+            "token": rotated.value,
+            "hint": rotated.new.hint,
+            "rotatedFrom": rotated.old.id,
+            "retireAt": rotated.old.life.retire_at,
+            "validUntil": rotated.new.valid_until,
         }),
         Some(action),
     ))

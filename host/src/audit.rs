@@ -10,6 +10,7 @@
 //! queue as a [`Completion`], nobody waits for it, and it is written as a row of its own
 //! (the record is never updated).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -97,15 +98,38 @@ pub fn appended<'a>(
     })
 }
 
-/// What a commit returns from the ids of the [`appended`] records: one id per `Append`,
-/// and per `Filter` the id of its last record, or 0 when it was stored before.
-pub fn answers(batch: &[Write], claimed: &[bool], ids: &[i64]) -> Vec<i64> {
-    let mut ids = ids.iter().copied();
+/// What a commit says of one `Append` or `Filter` write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Written with this id (a filter batch: its last record's id; 0 = stored before).
+    Stored(i64),
+    /// Written with this id as a `quota-exhausted` refusal: the token had no uses left.
+    Exhausted(i64),
+}
+
+impl Answer {
+    /// The id written, either way.
+    pub fn id(self) -> i64 {
+        match self {
+            Self::Stored(id) | Self::Exhausted(id) => id,
+        }
+    }
+}
+
+/// What a commit returns from the ids of the [`appended`] records (and which of them were
+/// written as quota refusals, see [`Ration`]): one answer per `Append`, and per `Filter`
+/// the id of its last record, or 0 when it was stored before.
+pub fn answers(batch: &[Write], claimed: &[bool], ids: &[i64], ration: &Ration) -> Vec<Answer> {
+    let mut ids = ids.iter().copied().zip(ration.exhausted_flags());
     let mut filters = claimed.iter();
     let mut answers = Vec::with_capacity(batch.len());
     for write in batch {
         match write {
-            Write::Append(_) => answers.push(ids.next().unwrap_or(0)),
+            Write::Append(_) => answers.push(match ids.next() {
+                Some((id, true)) => Answer::Exhausted(id),
+                Some((id, false)) => Answer::Stored(id),
+                None => Answer::Stored(0),
+            }),
             Write::Complete(_) => {}
             Write::Filter(filter) => {
                 let stored = filters.next().copied().unwrap_or(false);
@@ -114,11 +138,124 @@ pub fn answers(batch: &[Write], claimed: &[bool], ids: &[i64]) -> Vec<i64> {
                 } else {
                     None
                 };
-                answers.push(last.unwrap_or(0));
+                answers.push(Answer::Stored(last.map_or(0, |(id, _)| id)));
             }
         }
     }
     answers
+}
+
+/// How a batch's quota uses were granted: which records found no use left, and each
+/// quota token's uses left after the batch.
+#[derive(Debug, Default)]
+pub struct Ration {
+    /// Per appended record, in order: written as a refusal for want of uses.
+    exhausted: Vec<bool>,
+    /// (token id, uses left) for every token whose uses the batch took.
+    pub left: Vec<(String, i64)>,
+}
+
+impl Ration {
+    /// Grants the quota uses among `records` in their order, from the uses each token has
+    /// left (`remaining`, read under the token row's lock; `None`: unlimited).
+    pub fn grant(
+        records: &[&AuditRecord],
+        mut remaining: impl FnMut(&str) -> Result<Option<i64>, StoreError>,
+    ) -> Result<Self, StoreError> {
+        let mut left: std::collections::BTreeMap<&str, Option<i64>> = Default::default();
+        let mut exhausted = Vec::with_capacity(records.len());
+        for record in records {
+            let token = match (&record.token_id, record.quota && record.count_use) {
+                (Some(token), true) => token.as_str(),
+                _ => {
+                    exhausted.push(false);
+                    continue;
+                }
+            };
+            let uses = match left.get_mut(token) {
+                Some(uses) => uses,
+                None => left.entry(token).or_insert(remaining(token)?),
+            };
+            match uses {
+                None => exhausted.push(false),
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    exhausted.push(false);
+                }
+                Some(_) => exhausted.push(true),
+            }
+        }
+        Ok(Self {
+            exhausted,
+            left: left
+                .into_iter()
+                .filter_map(|(token, uses)| Some((token.to_owned(), uses?)))
+                .collect(),
+        })
+    }
+
+    /// The tokens whose uses the batch takes (sorted: rows are locked in this order).
+    pub fn tokens<'a>(records: &[&'a AuditRecord]) -> Vec<&'a str> {
+        let tokens: std::collections::BTreeSet<&str> = records
+            .iter()
+            .filter(|record| record.quota && record.count_use)
+            .filter_map(|record| record.token_id.as_deref())
+            .collect();
+        tokens.into_iter().collect()
+    }
+
+    /// The records as written: those that found no use left become refusals.
+    pub fn apply<'a>(&self, records: &[&'a AuditRecord]) -> Vec<Cow<'a, AuditRecord>> {
+        records
+            .iter()
+            .zip(self.exhausted_flags())
+            .map(|(record, exhausted)| {
+                if !exhausted {
+                    return Cow::Borrowed(*record);
+                }
+                let mut refused = (*record).clone();
+                refused.decision = DENY;
+                refused.reason = Some(Reason::QuotaExhausted);
+                refused.status = Some(403);
+                refused.count_use = false;
+                refused.note_ip = false;
+                refused.line = None;
+                refused.line_text = None;
+                refused.set_detail("the token has no uses left");
+                Cow::Owned(refused)
+            })
+            .collect()
+    }
+
+    fn exhausted_flags(&self) -> impl Iterator<Item = bool> + '_ {
+        self.exhausted
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(false))
+    }
+}
+
+/// The addresses to note among the tokens' last addresses: (token id, address, time),
+/// one per pair (the newest), sorted.
+pub fn noted_ips<'a>(
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+) -> Vec<(&'a str, &'a str, i64)> {
+    let mut noted: std::collections::BTreeMap<(&str, &str), i64> = Default::default();
+    for record in records {
+        if record.note_ip
+            && record.count_use
+            && let Some(token_id) = &record.token_id
+        {
+            let time = noted
+                .entry((token_id, &record.client_ip))
+                .or_insert(record.time);
+            *time = (*time).max(record.time);
+        }
+    }
+    noted
+        .into_iter()
+        .map(|((token, ip), time)| (token, ip, time))
+        .collect()
 }
 
 /// Uses to count per token among `records`: how many, and the newest time and address.
@@ -158,6 +295,9 @@ pub enum AuditError {
     /// The writer is gone.
     #[error("the audit writer has stopped")]
     Stopped,
+    /// The token had no uses left: the record was written as a refusal.
+    #[error("the token has no uses left")]
+    QuotaExhausted,
 }
 
 impl AuditError {
@@ -166,6 +306,7 @@ impl AuditError {
         match self {
             Self::Backlog(_) => Reason::AuditBacklog,
             Self::Write(_) | Self::Stopped => Reason::AuditUnavailable,
+            Self::QuotaExhausted => Reason::QuotaExhausted,
         }
     }
 }
@@ -173,7 +314,7 @@ impl AuditError {
 /// A backend that commits on the writer's own thread, blocking (SQLite).
 pub trait BlockingWriter: Send + 'static {
     /// Writes one batch in one transaction; [`answers`]: an id per `Append` and `Filter`.
-    fn commit(&mut self, batch: &[Write]) -> Result<Vec<i64>, StoreError>;
+    fn commit(&mut self, batch: &[Write]) -> Result<Vec<Answer>, StoreError>;
 }
 
 enum Job {
@@ -439,7 +580,7 @@ async fn commit_concurrently(
 
 /// Answers each waiter with its record's id (or the failure).
 fn answer(
-    result: Result<Vec<i64>, StoreError>,
+    result: Result<Vec<Answer>, StoreError>,
     records: usize,
     waiters: Vec<oneshot::Sender<Result<i64, AuditError>>>,
 ) {
@@ -449,7 +590,8 @@ fn answer(
     let mut ids = result.as_ref().ok().map(|ids| ids.iter());
     for reply in waiters {
         let answer = match (&result, ids.as_mut().and_then(Iterator::next)) {
-            (Ok(_), Some(id)) => Ok(*id),
+            (Ok(_), Some(Answer::Stored(id))) => Ok(*id),
+            (Ok(_), Some(Answer::Exhausted(_))) => Err(AuditError::QuotaExhausted),
             (Err(err), _) => Err(AuditError::Write(err.to_string())),
             (Ok(_), None) => Err(AuditError::Write("lost record id".into())),
         };

@@ -12,6 +12,7 @@ use http::HeaderName;
 use http::Uri;
 use ipnet::IpNet;
 
+use crate::lifetime::Lifetime;
 use crate::store::{AuditSync, Location};
 
 pub mod file;
@@ -81,6 +82,10 @@ pub mod env {
     pub const AUDIT_QUEUE: &str = "TOKENGATE_AUDIT_QUEUE";
     /// Audit batches committing at once (PostgreSQL).
     pub const AUDIT_COMMITS: &str = "TOKENGATE_AUDIT_COMMITS";
+    /// Longest token lifetime, days (0 = no limit).
+    pub const MAX_TOKEN_DAYS: &str = "TOKENGATE_MAX_TOKEN_DAYS";
+    /// Days before expiry a token counts as expiring soon.
+    pub const EXPIRY_WARNING_DAYS: &str = "TOKENGATE_EXPIRY_WARNING_DAYS";
     /// The configuration file (`--config`).
     pub const CONFIG: &str = "TOKENGATE_CONFIG";
 }
@@ -130,6 +135,10 @@ pub mod default {
     pub const AUDIT_QUEUE: usize = crate::audit::DEFAULT_QUEUE;
     /// Audit batches committing at once on PostgreSQL (half the connection pool).
     pub const AUDIT_COMMITS: usize = crate::audit::DEFAULT_COMMITS;
+    /// Longest token lifetime, days (0: no limit).
+    pub const MAX_TOKEN_DAYS: u32 = 0;
+    /// Days before expiry a token counts as expiring soon (GitLab warns a week ahead).
+    pub const EXPIRY_WARNING_DAYS: u32 = 7;
 }
 
 /// Fixed limits that protect the listener (not settings: no one needs to change them).
@@ -292,6 +301,10 @@ pub struct Config {
     pub audit_queue: usize,
     /// Audit batches committing at once on PostgreSQL (SQLite commits one at a time).
     pub audit_commits: usize,
+    /// Token lifetime rules.
+    pub lifetime: Lifetime,
+    /// The clock requests are decided at (the system's; tests move theirs).
+    pub clock: crate::Clock,
 }
 
 /// A setting that cannot be used.
@@ -434,6 +447,9 @@ pub struct ServeArgs {
     /// time.
     #[arg(long, env = env::AUDIT_COMMITS, default_value_t = default::AUDIT_COMMITS)]
     pub audit_commits: usize,
+    /// Token lifetime rules.
+    #[command(flatten)]
+    pub lifetime: Lifetime,
 }
 
 impl ServeArgs {
@@ -623,6 +639,8 @@ impl ServeArgs {
             policy_threads,
             audit_queue: self.audit_queue,
             audit_commits: self.audit_commits,
+            lifetime: self.lifetime,
+            clock: crate::Clock::default(),
         })
     }
 }

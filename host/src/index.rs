@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::ops::Deref;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use tokengate_core::tokens::{TokenTable, TokenView, stored_line};
 
@@ -36,6 +36,22 @@ pub struct Token {
     pub date_created: i64,
     /// Who created it (admin user or `cli`).
     pub created_by: Option<String>,
+    /// Rotation and quota.
+    pub life: Lifecycle,
+}
+
+/// Where a token stands in its life beyond its expiry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// The token this one replaced (`tokenTools/rotate`).
+    pub rotated_from: Option<String>,
+    /// The token that replaced this one.
+    pub rotated_to: Option<String>,
+    /// A rotated token's last moment (the end of its grace period), epoch ms.
+    pub retire_at: Option<i64>,
+    /// Uses left as read; `None` = unlimited. The store counts them down in the audit
+    /// commit, so only whether there is a quota is taken from here.
+    pub remaining_uses: Option<i64>,
 }
 
 impl Token {
@@ -45,11 +61,19 @@ impl Token {
     }
 }
 
+/// How often one token's use from one address is noted among its last addresses.
+const NOTE_IP_EVERY_MS: i64 = 60_000;
+/// Addresses remembered per token for that (more than are kept: a token used from many
+/// addresses in turn notes each at most once a minute all the same, nearly).
+const NOTED_IPS: usize = 16;
+
 /// A live token and what the policy threads learnt about it.
 #[derive(Debug)]
 pub struct Live {
     token: Token,
     state: TokenState,
+    /// When each recent client address was last noted in the store.
+    noted: Mutex<Vec<(String, i64)>>,
 }
 
 impl Live {
@@ -58,7 +82,32 @@ impl Live {
         Self {
             token,
             state: TokenState::default(),
+            noted: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Whether a use from `ip` at `now` should be noted among the token's last
+    /// addresses: at most once a minute per address (per gateway).
+    pub fn note_ip(&self, ip: &str, now: i64) -> bool {
+        let mut noted = self.noted.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = noted.iter_mut().find(|(known, _)| known == ip) {
+            if now - entry.1 < NOTE_IP_EVERY_MS {
+                return false;
+            }
+            entry.1 = now;
+            return true;
+        }
+        if noted.len() >= NOTED_IPS
+            && let Some(oldest) = noted
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(i, _)| i)
+        {
+            noted.swap_remove(oldest);
+        }
+        noted.push((ip.to_owned(), now));
+        true
     }
 }
 
@@ -95,6 +144,12 @@ impl TokenView for Live {
     }
     fn line(&self, n: u32) -> Option<&str> {
         self.token.line(n)
+    }
+    fn retire_at(&self) -> Option<i64> {
+        self.token.life.retire_at
+    }
+    fn has_quota(&self) -> bool {
+        self.token.life.remaining_uses.is_some()
     }
 }
 
@@ -152,13 +207,16 @@ impl TokenIndex {
         self.read().revoked.get(digest).cloned()
     }
 
-    /// Adds a live token, unless its digest was revoked (then it stays refused).
+    /// Adds a live token, or replaces it when its stored fields changed (a rotation
+    /// sets its end), unless its digest was revoked (then it stays refused).
     pub fn insert(&self, token: Token) -> Option<Arc<Live>> {
         let mut tables = self.write();
         if tables.revoked.contains_key(&token.digest) {
             return None;
         }
-        if let Some(live) = tables.live.get(&token.digest) {
+        if let Some(live) = tables.live.get(&token.digest)
+            && live.token == token
+        {
             return Some(Arc::clone(live));
         }
         let live = Arc::new(Live::new(token));
@@ -212,7 +270,17 @@ mod tests {
             valid_until: None,
             date_created: 0,
             created_by: None,
+            life: Default::default(),
         }
+    }
+
+    #[test]
+    fn an_address_is_noted_once_a_minute() {
+        let live = Live::new(token("a", 1));
+        assert!(live.note_ip("10.0.0.1", 0));
+        assert!(!live.note_ip("10.0.0.1", 59_999));
+        assert!(live.note_ip("10.0.0.2", 59_999));
+        assert!(live.note_ip("10.0.0.1", 60_000));
     }
 
     #[test]

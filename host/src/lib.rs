@@ -17,6 +17,7 @@ mod finish;
 pub mod gateway;
 pub mod health;
 pub mod index;
+pub mod lifetime;
 pub mod metrics;
 mod pipeline;
 pub mod policy;
@@ -37,4 +38,24 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// The time requests are decided at: [`now_ms`] plus an offset that only tests move
+/// (expiry, validity and rotation grace periods, without waiting for them).
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Clock {
+    /// Now, in epoch milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        now_ms().saturating_add(self.offset.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Moves this clock (and every clone of it) `ms` forward.
+    pub fn advance(&self, ms: i64) {
+        self.offset
+            .fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
+    }
 }

@@ -17,6 +17,7 @@ use tokengate_core::gate::{
 };
 use tokengate_core::refusal::{Refusal, retry_after_secs};
 
+use crate::audit::AuditError;
 use crate::finish::Ending;
 use crate::gateway::Gateway;
 use crate::index::Live;
@@ -43,7 +44,7 @@ pub(crate) async fn run(
             && parts.headers.contains_key(TRANSFER_ENCODING),
         authorization: all(&parts.headers, http::header::AUTHORIZATION),
         client: client.to_string(),
-        now_ms: crate::now_ms(),
+        now_ms: gateway.config.clock.now_ms(),
     };
     let credentials = match gateway.gate.screen(&head) {
         Ok(Screened::Token(credentials)) => credentials,
@@ -82,19 +83,29 @@ pub(crate) async fn run(
         Err(exit) => return refused(exit, client),
     };
     let Admitted {
+        token,
         user,
         route,
         path,
         path_and_query,
         mut record,
-        ..
     } = admitted;
+    record.note_ip = token.note_ip(&record.client_ip, record.time);
     if let Route::Admin(endpoint) = route {
         record.action = Some(crate::admin::action(endpoint, &path, &parts.method));
     }
     // The record of an allowed request is committed before anything is done for it.
     let audit_id = match gateway.audit.append(record).await {
         Ok(id) => id,
+        // Written as a refusal in the same commit that found no use left.
+        Err(AuditError::QuotaExhausted) => {
+            let exit = Exit {
+                refusal: Refusal::Forbidden,
+                reason: Reason::QuotaExhausted,
+                record: None,
+            };
+            return refused(exit, client);
+        }
         Err(err) => {
             tracing::error!(error = %err, "refusing: audit log unavailable");
             let exit = Exit {

@@ -499,3 +499,92 @@ async fn serve_takes_flag_then_environment_then_file_then_default() {
     // The file's header replaced the default one.
     assert_eq!(echoed["headers"].get("x-forwarded-user"), None, "{echoed}");
 }
+
+#[test]
+fn token_rotate_quota_and_lifetime_violations_on_the_command_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data").display().to_string();
+    let Some(forever) = ok(&[
+        "token",
+        "create",
+        "--data-dir",
+        &data,
+        "--label",
+        "forever",
+        "--user",
+        "alice",
+    ]) else {
+        return;
+    };
+    let forever = forever.trim().to_owned();
+    ok(&[
+        "token",
+        "create",
+        "--data-dir",
+        &data,
+        "--label",
+        "counted",
+        "--days",
+        "10",
+        "--remaining-uses",
+        "5",
+    ])
+    .expect("binary");
+
+    // The limit refuses creation, naming it; older tokens show up as violations.
+    let refused = tokengate(
+        &["token", "create", "--data-dir", &data, "--label", "new"],
+        &[("TOKENGATE_MAX_TOKEN_DAYS", "30")],
+    )
+    .expect("binary");
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("at most 30 days"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let violations = ok(&[
+        "token",
+        "list",
+        "--violations",
+        "--max-token-days",
+        "30",
+        "--json",
+        "--data-dir",
+        &data,
+    ])
+    .expect("binary");
+    let violations: Value = serde_json::from_str(&violations).expect("JSON");
+    let tokens = violations["tokens"].as_array().expect("tokens");
+    assert_eq!(tokens.len(), 1, "{violations}");
+    assert_eq!(tokens[0]["label"], "forever");
+    assert!(
+        tokens[0]["violation"]
+            .as_str()
+            .is_some_and(|v| v.contains("never expires"))
+    );
+
+    // Rotation prints the new value; the old token is then shown as rotated.
+    let new = ok(&["token", "rotate", "--data-dir", &data, "--token", &forever]).expect("binary");
+    assert!(new.trim().starts_with("tgk_"), "{new}");
+    let list = ok(&["token", "list", "--json", "--data-dir", &data]).expect("binary");
+    let list: Value = serde_json::from_str(&list).expect("JSON");
+    let tokens = list["tokens"].as_array().expect("tokens");
+    let old = tokens
+        .iter()
+        .find(|t| t["label"] == "forever" && t["rotatedTo"].is_string());
+    let successor = tokens.iter().find(|t| t["rotatedFrom"].is_string());
+    assert!(old.is_some() && successor.is_some(), "{list}");
+    assert!(tokens.iter().any(|t| t["remainingUses"] == 5), "{list}");
+    let again = tokengate(
+        &["token", "rotate", "--data-dir", &data, "--token", &forever],
+        &[],
+    )
+    .expect("binary");
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("rotated already"),
+        "{}",
+        text(&again.stderr)
+    );
+}

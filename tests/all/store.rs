@@ -207,7 +207,10 @@ async fn audit_queries_filter_and_page(subject: Subject) {
         }
         batch.push(Write::Append(Box::new(record)));
     }
-    let ids = backend.commit_audit(batch).await.expect("commit");
+    let ids: Vec<i64> = (backend.commit_audit(batch).await.expect("commit"))
+        .into_iter()
+        .map(tokengate::audit::Answer::id)
+        .collect();
     assert_eq!(ids.len(), 30);
     let query = |filter: AuditFilter| {
         let store = &store;

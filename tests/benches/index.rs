@@ -20,6 +20,7 @@ fn token(key: &ServerKey, n: usize) -> Token {
         valid_until: None,
         date_created: 1_700_000_000_000,
         created_by: None,
+        life: Default::default(),
     }
 }
 

@@ -9,6 +9,7 @@ use super::table::Table;
 use super::{DataDir, audit_cli_action, cli_actor, export, format_time, open_store};
 use crate::admin;
 use crate::config::file::Origins;
+use crate::lifetime::Lifetime;
 use crate::policy::PolicyRuntime;
 
 /// `tokengate token …`.
@@ -20,6 +21,9 @@ pub enum TokenCommand {
     List(ListArgs),
     /// Revoke a token by id or value; a running gateway stops accepting it within a second.
     Revoke(RevokeArgs),
+    /// Replace a token's value, keeping its settings; print the new value (shown once).
+    /// The old value keeps working for --grace-minutes, then is refused as `rotated`.
+    Rotate(RotateArgs),
     /// Write the proxy-wasm filter's configuration: the live tokens as keyed digests,
     /// with the gateway settings given as to `serve` (the same flags, TOKENGATE_*
     /// variables and --config file). The HMAC key is never in it; `--key-out` writes
@@ -52,6 +56,12 @@ pub struct CreateArgs {
     /// Use this value instead of generating one (16–256 visible ASCII characters).
     #[arg(long)]
     pub token: Option<String>,
+    /// Allow this many uses (allowed requests), then refuse with 403 (default: unlimited).
+    #[arg(long)]
+    pub remaining_uses: Option<u64>,
+    /// Lifetime rules (as `serve` takes them).
+    #[command(flatten)]
+    pub lifetime: Lifetime,
 }
 
 /// `tokengate token list`.
@@ -66,6 +76,12 @@ pub struct ListArgs {
     /// Print JSON (the admin API's `tokens` shape).
     #[arg(long)]
     pub json: bool,
+    /// Only tokens that break the lifetime limit (--max-token-days), with why.
+    #[arg(long)]
+    pub violations: bool,
+    /// Lifetime rules (as `serve` takes them).
+    #[command(flatten)]
+    pub lifetime: Lifetime,
 }
 
 /// `tokengate token revoke`.
@@ -82,12 +98,30 @@ pub struct RevokeArgs {
     pub token: Option<String>,
 }
 
+/// `tokengate token rotate`.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataDir,
+    /// The token's id (from `token list`).
+    #[arg(long, conflicts_with = "token", required_unless_present = "token")]
+    pub id: Option<String>,
+    /// The token's value.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Minutes the old value keeps working (0 to 1440).
+    #[arg(long, default_value_t = 0)]
+    pub grace_minutes: u32,
+}
+
 /// Runs a `token` subcommand.
 pub(super) async fn run(command: TokenCommand, origins: &Origins) -> Result<()> {
     match command {
         TokenCommand::Create(args) => create(args).await,
         TokenCommand::List(args) => list(args).await,
         TokenCommand::Revoke(args) => revoke(args).await,
+        TokenCommand::Rotate(args) => rotate(args).await,
         TokenCommand::Export(args) => export::run(args, origins).await,
     }
 }
@@ -102,8 +136,9 @@ async fn create(args: CreateArgs) -> Result<()> {
         "ip": args.ip,
         "daysUntilExpiry": args.days,
         "token": args.token,
+        "remainingUses": args.remaining_uses,
     });
-    let created = admin::create(&store, &policy, &request, &cli_actor()).await;
+    let created = admin::create(&store, &policy, &args.lifetime, &request, &cli_actor()).await;
     let (answer, action) = match created {
         Ok(created) => created,
         Err(crate::response::Refusal::Invalid(problems)) => {
@@ -129,9 +164,24 @@ async fn create(args: CreateArgs) -> Result<()> {
 
 async fn list(args: ListArgs) -> Result<()> {
     let store = open_store(&args.data).await?;
-    let (rows, total) = store.list(0, u64::MAX, args.all).await?;
+    let (mut rows, mut total) = store.list(0, u64::MAX, args.all).await?;
+    let lifetime = args.lifetime;
+    if args.violations {
+        rows.retain(|row| lifetime.violation(&row.token).is_some());
+        total = rows.len() as u64;
+    }
+    let now = crate::now_ms();
     if args.json {
-        let tokens: Vec<_> = rows.iter().map(admin::token_json).collect();
+        let tokens: Vec<_> = rows
+            .iter()
+            .map(|row| {
+                let mut json = admin::token_json(row, &lifetime, now);
+                if let Some(why) = lifetime.violation(&row.token) {
+                    json["violation"] = why.into();
+                }
+                json
+            })
+            .collect();
         println!(
             "{}",
             json!({ "tokens": tokens, "total": total, "status": "ok" })
@@ -139,21 +189,31 @@ async fn list(args: ListArgs) -> Result<()> {
         return Ok(());
     }
     let mut table = Table::new(&[
-        "ID", "HINT", "LABEL", "USER", ">USES", "EXPIRES", "LIMIT TO",
+        "ID", "HINT", "LABEL", "USER", ">USES", ">LEFT", "EXPIRES", "LIMIT TO",
     ]);
     for row in rows {
         let token = &row.token;
-        let expires = match (row.revoked, token.valid_until) {
-            (Some(_), _) => "revoked".to_owned(),
-            (None, Some(until)) => format_time(until).chars().take(10).collect(),
-            (None, None) => "never".to_owned(),
+        let mut expires = match (row.revoked, token.valid_until, token.life.retire_at) {
+            (Some(_), _, _) => "revoked".to_owned(),
+            (None, _, Some(end)) => format!("rotated, ends {}", format_time(end)),
+            (None, Some(until), None) => format_time(until).chars().take(10).collect(),
+            (None, None, None) => "never".to_owned(),
         };
+        if let Some(why) = args.violations.then(|| lifetime.violation(token)).flatten() {
+            expires = format!("{expires} ({why})");
+        } else if row.revoked.is_none() && lifetime.expires_soon(token, now) {
+            expires.push_str(" (soon)");
+        }
         table.row(vec![
             token.id.clone(),
             token.hint.clone(),
             token.label.clone(),
             token.user.clone().unwrap_or_else(|| "(any)".into()),
             row.counter.to_string(),
+            token
+                .life
+                .remaining_uses
+                .map_or_else(|| "-".to_owned(), |n| n.to_string()),
             expires,
             token.limit_to.replace('\n', " | "),
         ]);
@@ -180,5 +240,37 @@ async fn revoke(args: RevokeArgs) -> Result<()> {
     )
     .await?;
     println!("revoked {}", token.id);
+    Ok(())
+}
+
+async fn rotate(args: RotateArgs) -> Result<()> {
+    let store = open_store(&args.data).await?;
+    let request = json!({
+        "id": args.id,
+        "token": args.token,
+        "graceMinutes": args.grace_minutes,
+    });
+    let (answer, action) = match admin::rotate(&store, &request, &cli_actor()).await {
+        Ok(rotated) => rotated,
+        Err(crate::response::Refusal::Invalid(problems)) => {
+            bail!("the token was not rotated: {}", problems.join("; "))
+        }
+        Err(crate::response::Refusal::NotFound) => bail!("no token matches"),
+        Err(err) => bail!("the token was not rotated: {err}"),
+    };
+    let id = answer["id"].as_str().map(str::to_owned);
+    audit_cli_action(
+        &store,
+        tokengate_policy_artifact::COMPONENT_SHA256,
+        action.unwrap_or_default(),
+        id.clone(),
+    )
+    .await?;
+    println!("{}", answer["token"].as_str().unwrap_or_default());
+    eprintln!(
+        "rotated {} to {} (the new value is shown once)",
+        answer["rotatedFrom"].as_str().unwrap_or_default(),
+        id.unwrap_or_default()
+    );
     Ok(())
 }

@@ -94,6 +94,14 @@ pub enum StoreError {
     /// A token value that cannot be used.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// A rotation of a token that cannot be rotated.
+    #[error("token {id} {why}")]
+    NotRotatable {
+        /// The token.
+        id: String,
+        /// What it is instead: `was revoked`, `was rotated already (to …)`.
+        why: String,
+    },
     /// `tokengate migrate` copies only into an empty database.
     #[error("the target database already holds tokens or audit records; migrate into an empty one")]
     NotEmpty,
@@ -161,6 +169,8 @@ pub struct NewToken {
     pub value: Option<String>,
     /// Who creates it.
     pub created_by: Option<String>,
+    /// Uses allowed; `None` = unlimited.
+    pub remaining_uses: Option<i64>,
 }
 
 /// A token as listed by `get`: the stored fields plus use counts.
@@ -176,6 +186,56 @@ pub struct TokenRow {
     pub last_ip: Option<String>,
     /// Revocation time, epoch ms.
     pub revoked: Option<i64>,
+    /// The most recent distinct client addresses (newest first, at most
+    /// [`LAST_IPS`]) with their last-seen times, epoch ms.
+    pub last_ips: Vec<(String, i64)>,
+}
+
+/// Client addresses kept per token.
+pub const LAST_IPS: usize = 5;
+
+/// What [`Store::rotate`] made.
+#[derive(Debug)]
+pub struct Rotated {
+    /// The new token.
+    pub new: Arc<Live>,
+    /// Its value (the only time it is known).
+    pub value: String,
+    /// The old token, with its end set.
+    pub old: Token,
+}
+
+/// The successor of `old` in a rotation: `new`'s id, value and creation, the rest of
+/// `old`'s settings (label, user, lines, IP rules, expiry, uses left).
+pub fn rotated_copy(old: &Token, new: Token) -> Token {
+    Token {
+        label: old.label.clone(),
+        user: old.user.clone(),
+        limit_to: old.limit_to.clone(),
+        ip: old.ip.clone(),
+        valid_until: old.valid_until,
+        life: crate::index::Lifecycle {
+            rotated_from: Some(old.id.clone()),
+            rotated_to: None,
+            retire_at: None,
+            remaining_uses: old.life.remaining_uses,
+        },
+        ..new
+    }
+}
+
+/// Why `old` cannot be rotated, if it cannot.
+pub fn not_rotatable(old: &Token, revoked: Option<i64>) -> Option<StoreError> {
+    let why = if revoked.is_some() {
+        "was revoked".to_owned()
+    } else {
+        let to = old.life.rotated_to.as_ref()?;
+        format!("was rotated already (to {to})")
+    };
+    Some(StoreError::NotRotatable {
+        id: old.id.clone(),
+        why,
+    })
 }
 
 /// Which live token to revoke.
@@ -208,6 +268,16 @@ pub trait Backend: FilterCredentials + Send + Sync + 'static {
     fn insert_token<'a>(&'a self, token: &'a Token) -> Pending<'a, ()>;
     /// Revokes a live token at `now`; the token revoked, if one was live.
     fn revoke<'a>(&'a self, which: Revoke<'a>, now: i64) -> Pending<'a, Option<Token>>;
+    /// In one transaction: inserts `new` as the successor of the token `which` (its
+    /// settings copied by [`rotated_copy`]) and ends the old one at `retire_at`; the old
+    /// token as it is now. `None` when no such token exists;
+    /// [`StoreError::NotRotatable`] when it was revoked or rotated.
+    fn rotate<'a>(
+        &'a self,
+        which: Revoke<'a>,
+        new: Token,
+        retire_at: i64,
+    ) -> Pending<'a, Option<(Token, Token)>>;
     /// A page of tokens, newest first, and the total.
     fn list(
         &self,
@@ -224,7 +294,7 @@ pub trait Backend: FilterCredentials + Send + Sync + 'static {
     /// Writes a batch of audit records, completions and filter batches in one
     /// transaction, counting uses; [`crate::audit::answers`]: an id per `Append` and
     /// `Filter` (0: a filter batch stored before).
-    fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>>;
+    fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<crate::audit::Answer>>;
     /// A writer that commits batches on the audit writer's own thread, for a backend
     /// whose commits block (SQLite); `None`: the writer awaits `commit_audit`.
     fn blocking_writer(&self) -> Option<Box<dyn BlockingWriter>> {
@@ -359,6 +429,10 @@ impl Store {
             valid_until: new.valid_until,
             date_created: crate::now_ms(),
             created_by: new.created_by,
+            life: crate::index::Lifecycle {
+                remaining_uses: new.remaining_uses,
+                ..Default::default()
+            },
         };
         self.backend.insert_token(&token).await?;
         // A fresh id and digest cannot have been revoked, so the index takes it.
@@ -367,6 +441,52 @@ impl Store {
             .insert(token.clone())
             .unwrap_or_else(|| Arc::new(Live::new(token)));
         Ok((live, value))
+    }
+
+    /// Rotates a token: a new value with the old one's settings, the old value working
+    /// for `grace_ms` more. The new token, its value and the old token; `None` when there
+    /// is no such token.
+    pub async fn rotate(
+        &self,
+        which: Revoke<'_>,
+        grace_ms: i64,
+        created_by: Option<String>,
+    ) -> Result<Option<Rotated>, StoreError> {
+        let value = token::generate()?;
+        let now = crate::now_ms();
+        let new = Token {
+            id: token::new_id()?,
+            digest: self.key.digest(&value),
+            hint: token::hint(&value),
+            date_created: now,
+            created_by,
+            // Filled from the old token inside the transaction.
+            label: String::new(),
+            user: None,
+            limit_to: String::new(),
+            ip: String::new(),
+            valid_until: None,
+            life: Default::default(),
+        };
+        let Some((old, new)) = self
+            .backend
+            .rotate(which, new, now.saturating_add(grace_ms))
+            .await?
+        else {
+            return Ok(None);
+        };
+        // The old token stays live until its end; this index replaces it at once, others
+        // with their next refresh.
+        self.index.insert(old.clone());
+        let live = self
+            .index
+            .insert(new.clone())
+            .unwrap_or_else(|| Arc::new(Live::new(new)));
+        Ok(Some(Rotated {
+            new: live,
+            value,
+            old,
+        }))
     }
 
     /// Revokes the token with this id; `None` when there is no live one.

@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 use deadpool_postgres::{
-    ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+    ClientWrapper, GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
 };
 use futures_util::future::try_join_all;
 use tokio::sync::mpsc;
@@ -36,7 +36,7 @@ use super::{
 use crate::audit::{
     self, AuditFilter, AuditRecord, AuditRow, Completion, FilterBatch, Param, Write,
 };
-use crate::index::Token;
+use crate::index::{Lifecycle, Token};
 
 /// Connections per gateway: the audit writer's, admin calls, rate buckets.
 pub const POOL_SIZE: usize = 16;
@@ -166,10 +166,24 @@ const MIGRATIONS: &[&str] = &[
         last_ip TEXT NOT NULL
     );
     CREATE INDEX token_uses_token ON token_uses (token_id);",
+    // 6: the token lifecycle: rotation (successor, predecessor, end of the grace period,
+    // logged as a change so every instance learns the end), uses left, and the last
+    // client addresses.
+    "ALTER TABLE tokens ADD COLUMN rotated_from TEXT, ADD COLUMN rotated_to TEXT,
+        ADD COLUMN retire_at BIGINT, ADD COLUMN remaining_uses BIGINT;
+    CREATE TRIGGER tokens_rotated AFTER UPDATE OF retire_at ON tokens
+        FOR EACH ROW EXECUTE FUNCTION tokengate_token_changed();
+    CREATE TABLE token_ips (
+        token_id TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        last_seen BIGINT NOT NULL,
+        PRIMARY KEY (token_id, ip)
+    );",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user_name, limit_to, ip, valid_until, \
-                             date_created, created_by, counter, last_used, last_ip, revoked";
+                             date_created, created_by, counter, last_used, last_ip, revoked, \
+                             rotated_from, rotated_to, retire_at, remaining_uses";
 
 /// The tokens as read (`t`, in [`TOKEN_COLUMNS`] order): the counter and last use
 /// include the uses not folded yet.
@@ -177,7 +191,7 @@ const TOKEN_READ: &str = "SELECT t.id, t.digest, t.hint, t.label, t.user_name, t
         t.valid_until, t.date_created, t.created_by, t.counter + COALESCE(u.uses, 0),
         CASE WHEN u.last_used >= COALESCE(t.last_used, 0) THEN u.last_used ELSE t.last_used END,
         CASE WHEN u.last_used >= COALESCE(t.last_used, 0) THEN u.last_ip ELSE t.last_ip END,
-        t.revoked
+        t.revoked, t.rotated_from, t.rotated_to, t.retire_at, t.remaining_uses
     FROM tokens t LEFT JOIN LATERAL (
         SELECT SUM(d.uses)::BIGINT AS uses, MAX(d.last_used) AS last_used,
             (ARRAY_AGG(d.last_ip ORDER BY d.last_used DESC, d.id DESC))[1] AS last_ip
@@ -210,6 +224,25 @@ const INSERT_OUTCOMES: &str = "INSERT INTO audit_outcomes (audit_id, status, lat
 /// A batch's uses, one row per token.
 const INSERT_USES: &str = "INSERT INTO token_uses (token_id, uses, last_used, last_ip)
     SELECT * FROM unnest($1::TEXT[], $2::INT8[], $3::INT8[], $4::TEXT[])";
+
+/// Takes uses: each quota token's uses left after a batch.
+const TAKE_USES: &str = "UPDATE tokens t SET remaining_uses = u.left_uses
+    FROM unnest($1::TEXT[], $2::INT8[]) AS u (id, left_uses) WHERE t.id = u.id";
+
+/// Notes client addresses among tokens' last addresses, one row per token and address
+/// (sorted, so concurrent batches lock rows in the same order). Trimmed by the fold.
+const NOTE_IPS: &str = "INSERT INTO token_ips (token_id, ip, last_seen)
+    SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::INT8[])
+    ON CONFLICT (token_id, ip) DO UPDATE
+        SET last_seen = GREATEST(token_ips.last_seen, excluded.last_seen)";
+
+/// Keeps the newest `$1` addresses of each token.
+const TRIM_IPS: &str = "DELETE FROM token_ips d USING (
+        SELECT token_id, ip,
+            row_number() OVER (PARTITION BY token_id ORDER BY last_seen DESC, ip) AS n
+        FROM token_ips
+    ) r
+    WHERE d.token_id = r.token_id AND d.ip = r.ip AND r.n > $1";
 
 /// Moves the oldest `$1` rows of `token_uses` into their tokens' rows; how many.
 const FOLD_USES: &str = "WITH moved AS (
@@ -345,13 +378,14 @@ impl Postgres {
         let insert_token = tx
             .prepare(&format!(
                 "INSERT INTO tokens ({TOKEN_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                     $16, $17, $18)"
             ))
             .await?;
         let (rows, _) = source.list(0, u64::MAX, true).await?;
         for row in &rows {
             let t = &row.token;
-            let params: [&(dyn ToSql + Sync); 14] = [
+            let params: [&(dyn ToSql + Sync); 18] = [
                 &t.id,
                 &&t.digest[..],
                 &t.hint,
@@ -366,6 +400,10 @@ impl Postgres {
                 &row.last_used,
                 &row.last_ip,
                 &row.revoked,
+                &t.life.rotated_from,
+                &t.life.rotated_to,
+                &t.life.retire_at,
+                &t.life.remaining_uses,
             ];
             tx.execute(&insert_token, &params).await?;
         }
@@ -448,18 +486,23 @@ impl Postgres {
         &self,
         client: &ClientWrapper,
         batch: &[Write],
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<audit::Answer>, StoreError> {
         // Prepared first: a statement prepared inside the pipeline would take a round
         // trip of its own and run after the `COMMIT` sent before it.
         let insert = client.prepare_cached(INSERT_RECORDS).await?;
         let complete = client.prepare_cached(INSERT_OUTCOMES).await?;
         let count = client.prepare_cached(INSERT_USES).await?;
+        let take = client.prepare_cached(TAKE_USES).await?;
+        let note = client.prepare_cached(NOTE_IPS).await?;
         let begin = if self.relaxed.load(Ordering::Relaxed) {
             "BEGIN; SET LOCAL synchronous_commit = off"
         } else {
             "BEGIN"
         };
         let has_filters = batch.iter().any(|write| matches!(write, Write::Filter(_)));
+        // Only appended records take quota uses (a filter's records never do).
+        let quota_tokens = audit::Ration::tokens(&audit::appended(batch, &[]).collect::<Vec<_>>());
+        let early = has_filters || !quota_tokens.is_empty();
         // A filter batch's id is claimed first (a round trip of its own, only when the
         // batch holds one): a retry of a stored one appends nothing.
         let claimed = if has_filters {
@@ -469,9 +512,35 @@ impl Postgres {
             )?;
             claimed
         } else {
+            if early {
+                client.batch_execute(begin).await?;
+            }
             Vec::new()
         };
-        let records: Vec<&AuditRecord> = audit::appended(batch, &claimed).collect();
+        // Uses left are read under the rows' locks (in id order: no deadlock between
+        // batches), so concurrent commits on any instance never take the same use.
+        let mut remaining = std::collections::HashMap::new();
+        if !quota_tokens.is_empty() {
+            let rows = client
+                .query(
+                    "SELECT id, remaining_uses FROM tokens WHERE id = ANY($1)
+                     ORDER BY id FOR UPDATE",
+                    &[&quota_tokens],
+                )
+                .await?;
+            for row in rows {
+                remaining.insert(
+                    row.try_get::<_, String>(0)?,
+                    row.try_get::<_, Option<i64>>(1)?,
+                );
+            }
+        }
+        let appended: Vec<&AuditRecord> = audit::appended(batch, &claimed).collect();
+        let ration = audit::Ration::grant(&appended, |token| {
+            Ok(remaining.get(token).copied().flatten())
+        })?;
+        let written = ration.apply(&appended);
+        let records: Vec<&AuditRecord> = written.iter().map(|r| &**r).collect();
         let columns = RecordColumns::of(&records);
         let params = columns.params();
         // One row per record (the newest completion wins if one came twice).
@@ -497,8 +566,14 @@ impl Postgres {
         let use_counts: Vec<i64> = uses.iter().map(|u| u.1).collect();
         let use_times: Vec<i64> = uses.iter().map(|u| u.2).collect();
         let use_ips: Vec<&str> = uses.iter().map(|u| u.3).collect();
+        let left_tokens: Vec<&str> = ration.left.iter().map(|l| l.0.as_str()).collect();
+        let left_uses: Vec<i64> = ration.left.iter().map(|l| l.1).collect();
+        let noted = audit::noted_ips(records.iter().copied());
+        let noted_tokens: Vec<&str> = noted.iter().map(|n| n.0).collect();
+        let noted_ips: Vec<&str> = noted.iter().map(|n| n.1).collect();
+        let noted_times: Vec<i64> = noted.iter().map(|n| n.2).collect();
         let begun = async {
-            if !has_filters {
+            if !early {
                 client.batch_execute(begin).await?;
             }
             Ok::<_, tokio_postgres::Error>(())
@@ -529,11 +604,27 @@ impl Postgres {
             let params: [&(dyn ToSql + Sync); 4] = [&use_tokens, &use_counts, &use_times, &use_ips];
             client.execute(&count, &params).await
         };
-        let (_, rows, _, _, _) = futures_util::try_join!(
+        let taken = async {
+            if left_tokens.is_empty() {
+                return Ok(0);
+            }
+            client.execute(&take, &[&left_tokens, &left_uses]).await
+        };
+        let addresses = async {
+            if noted_tokens.is_empty() {
+                return Ok(0);
+            }
+            client
+                .execute(&note, &[&noted_tokens, &noted_ips, &noted_times])
+                .await
+        };
+        let (_, rows, _, _, _, _, _) = futures_util::try_join!(
             begun,
             appended,
             completed,
             counted,
+            taken,
+            addresses,
             client.batch_execute("COMMIT")
         )?;
         // Identity values rise in the order the rows were inserted, which is the
@@ -550,7 +641,7 @@ impl Postgres {
                 ids.len()
             )));
         }
-        Ok(audit::answers(batch, &claimed, &ids))
+        Ok(audit::answers(batch, &claimed, &ids, &ration))
     }
 }
 
@@ -646,32 +737,49 @@ impl Backend for Postgres {
     fn insert_token<'a>(&'a self, token: &'a Token) -> Pending<'a, ()> {
         Box::pin(async move {
             let client = self.client().await?;
-            let inserted = client
-                .execute(
-                    "INSERT INTO tokens (id, digest, hint, label, user_name, limit_to, ip,
-                         valid_until, date_created, created_by)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    &[
-                        &token.id,
-                        &&token.digest[..],
-                        &token.hint,
-                        &token.label,
-                        &token.user,
-                        &token.limit_to,
-                        &token.ip,
-                        &token.valid_until,
-                        &token.date_created,
-                        &token.created_by,
-                    ],
-                )
-                .await;
-            match inserted {
-                Ok(_) => Ok(()),
-                Err(err) if err.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                    Err(StoreError::Duplicate)
+            insert_token(&client, token).await
+        })
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        which: Revoke<'a>,
+        new: Token,
+        retire_at: i64,
+    ) -> Pending<'a, Option<(Token, Token)>> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let select = |condition: &str| {
+                format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE {condition} FOR UPDATE")
+            };
+            let row = match which {
+                Revoke::Id(id) => tx.query_opt(&select("id = $1"), &[&id]).await?,
+                Revoke::Digest(digest) => {
+                    tx.query_opt(&select("digest = $1"), &[&&digest[..]])
+                        .await?
                 }
-                Err(err) => Err(err.into()),
+            };
+            let Some(row) = row else { return Ok(None) };
+            let old = token_from_row(&row)?;
+            if let Some(err) = super::not_rotatable(&old, row.try_get(13)?) {
+                return Err(err);
             }
+            let new = super::rotated_copy(&old, new);
+            insert_token(&tx, &new).await?;
+            let row = tx
+                .query_one(
+                    &format!(
+                        "UPDATE tokens SET rotated_to = $1,
+                             retire_at = LEAST($2, COALESCE(retire_at, $2))
+                         WHERE id = $3 RETURNING {TOKEN_COLUMNS}"
+                    ),
+                    &[&new.id, &retire_at, &old.id],
+                )
+                .await?;
+            let old = token_from_row(&row)?;
+            tx.commit().await?;
+            Ok(Some((old, new)))
         })
     }
 
@@ -722,7 +830,12 @@ impl Backend for Postgres {
                     &[&clamp_i64(max_results), &clamp_i64(start_at)],
                 )
                 .await?;
-            let rows = rows.iter().map(token_row).collect::<Result<Vec<_>, _>>()?;
+            let mut rows = rows.iter().map(token_row).collect::<Result<Vec<_>, _>>()?;
+            let ids: Vec<&str> = rows.iter().map(|row| row.token.id.as_str()).collect();
+            let mut ips = last_ips(&client, &ids).await?;
+            for row in &mut rows {
+                row.last_ips = ips.remove(&row.token.id).unwrap_or_default();
+            }
             Ok((rows, u64::try_from(total).unwrap_or(0)))
         })
     }
@@ -733,7 +846,14 @@ impl Backend for Postgres {
             let row = client
                 .query_opt(&format!("{TOKEN_READ} WHERE t.id = $1"), &[&id])
                 .await?;
-            row.as_ref().map(token_row).transpose()
+            let Some(mut row) = row.as_ref().map(token_row).transpose()? else {
+                return Ok(None);
+            };
+            row.last_ips = last_ips(&client, &[&row.token.id])
+                .await?
+                .remove(&row.token.id)
+                .unwrap_or_default();
+            Ok(Some(row))
         })
     }
 
@@ -759,7 +879,7 @@ impl Backend for Postgres {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>> {
+    fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<audit::Answer>> {
         Box::pin(async move {
             let client = self.client().await?;
             let committed = self.commit_batch(&client, &batch).await;
@@ -789,6 +909,8 @@ impl Backend for Postgres {
                 .query_one(&fold, &[&clamp_i64(FOLD_BATCH)])
                 .await?
                 .try_get(0)?;
+            let keep = i64::try_from(super::LAST_IPS).unwrap_or(i64::MAX);
+            tx.execute(TRIM_IPS, &[&keep]).await?;
             tx.commit().await?;
             Ok(u64::try_from(moved).unwrap_or(0))
         })
@@ -1011,6 +1133,62 @@ fn where_clause(filter: &AuditFilter) -> (String, Vec<Box<dyn ToSql + Sync + Sen
     }
 }
 
+/// Inserts a new token; [`StoreError::Duplicate`] when its digest exists.
+async fn insert_token(client: &impl GenericClient, token: &Token) -> Result<(), StoreError> {
+    let inserted = client
+        .execute(
+            "INSERT INTO tokens (id, digest, hint, label, user_name, limit_to, ip,
+                 valid_until, date_created, created_by, rotated_from, remaining_uses)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            &[
+                &token.id,
+                &&token.digest[..],
+                &token.hint,
+                &token.label,
+                &token.user,
+                &token.limit_to,
+                &token.ip,
+                &token.valid_until,
+                &token.date_created,
+                &token.created_by,
+                &token.life.rotated_from,
+                &token.life.remaining_uses,
+            ],
+        )
+        .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(err) if err.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(StoreError::Duplicate),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The last client addresses of each of `tokens` (newest first, at most
+/// [`super::LAST_IPS`]), by token id.
+async fn last_ips(
+    client: &impl GenericClient,
+    tokens: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<(String, i64)>>, StoreError> {
+    let mut ips: std::collections::HashMap<String, Vec<(String, i64)>> = Default::default();
+    if tokens.is_empty() {
+        return Ok(ips);
+    }
+    let rows = client
+        .query(
+            "SELECT token_id, ip, last_seen FROM token_ips WHERE token_id = ANY($1)
+             ORDER BY token_id, last_seen DESC, ip",
+            &[&tokens],
+        )
+        .await?;
+    for row in rows {
+        let list = ips.entry(row.try_get(0)?).or_default();
+        if list.len() < super::LAST_IPS {
+            list.push((row.try_get(1)?, row.try_get(2)?));
+        }
+    }
+    Ok(ips)
+}
+
 fn token_from_row(row: &Row) -> Result<Token, StoreError> {
     let digest: &[u8] = row.try_get(1)?;
     let digest = digest_from(digest)
@@ -1026,6 +1204,12 @@ fn token_from_row(row: &Row) -> Result<Token, StoreError> {
         valid_until: row.try_get(7)?,
         date_created: row.try_get(8)?,
         created_by: row.try_get(9)?,
+        life: Lifecycle {
+            rotated_from: row.try_get(14)?,
+            rotated_to: row.try_get(15)?,
+            retire_at: row.try_get(16)?,
+            remaining_uses: row.try_get(17)?,
+        },
     })
 }
 
@@ -1036,6 +1220,7 @@ fn token_row(row: &Row) -> Result<TokenRow, StoreError> {
         last_used: row.try_get(11)?,
         last_ip: row.try_get(12)?,
         revoked: row.try_get(13)?,
+        last_ips: Vec::new(),
     })
 }
 

@@ -20,8 +20,8 @@ use super::{
     AuditSync, Backend, Loaded, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64,
     digest_from,
 };
-use crate::audit::{self, AuditFilter, AuditRow, BlockingWriter, Param, Write};
-use crate::index::Token;
+use crate::audit::{self, Answer, AuditFilter, AuditRow, BlockingWriter, Param, Ration, Write};
+use crate::index::{Lifecycle, Token};
 use crate::rate::RateLimiter;
 
 /// How long a connection waits for another writer (CLI next to a running gateway).
@@ -136,10 +136,26 @@ const MIGRATIONS: &[&str] = &[
         created_by TEXT,
         revoked INTEGER
     );",
+    // 6: the token lifecycle: rotation (successor, predecessor, end of the grace period,
+    // logged as a change so every index learns the end), uses left, and the last
+    // client addresses.
+    "ALTER TABLE tokens ADD COLUMN rotated_from TEXT;
+    ALTER TABLE tokens ADD COLUMN rotated_to TEXT;
+    ALTER TABLE tokens ADD COLUMN retire_at INTEGER;
+    ALTER TABLE tokens ADD COLUMN remaining_uses INTEGER;
+    CREATE TRIGGER tokens_rotated AFTER UPDATE OF retire_at ON tokens
+        BEGIN INSERT INTO token_changes (token_id) VALUES (NEW.id); END;
+    CREATE TABLE token_ips (
+        token_id TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (token_id, ip)
+    ) WITHOUT ROWID;",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user, limit_to, ip, valid_until, \
-                             date_created, created_by, counter, last_used, last_ip, revoked";
+                             date_created, created_by, counter, last_used, last_ip, revoked, \
+                             rotated_from, rotated_to, retire_at, remaining_uses";
 
 /// The SQLite file, opened.
 pub struct Sqlite {
@@ -330,41 +346,50 @@ impl Backend for Sqlite {
 
     fn insert_token<'a>(&'a self, token: &'a Token) -> Pending<'a, ()> {
         let token = token.clone();
+        self.blocking(move |conn| insert_token(conn, &token))
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        which: Revoke<'a>,
+        new: Token,
+        retire_at: i64,
+    ) -> Pending<'a, Option<(Token, Token)>> {
+        let (condition, key) = which_condition(which);
         self.blocking(move |conn| {
-            let inserted = conn.execute(
-                "INSERT INTO tokens (id, digest, hint, label, user, limit_to, ip, valid_until,
-                     date_created, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    token.id,
-                    &token.digest[..],
-                    token.hint,
-                    token.label,
-                    token.user,
-                    token.limit_to,
-                    token.ip,
-                    token.valid_until,
-                    token.date_created,
-                    token.created_by
-                ],
-            );
-            match inserted {
-                Ok(_) => Ok(()),
-                Err(rusqlite::Error::SqliteFailure(err, _))
-                    if err.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    Err(StoreError::Duplicate)
-                }
-                Err(err) => Err(err.into()),
+            let tx = conn.unchecked_transaction()?;
+            let found = tx
+                .query_row(
+                    &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE {condition}"),
+                    params![key],
+                    |row| Ok((token_from_row(row)?, row.get::<_, Option<i64>>(13)?)),
+                )
+                .optional()?;
+            let Some((old, revoked)) = found else {
+                return Ok(None);
+            };
+            if let Some(err) = super::not_rotatable(&old, revoked) {
+                return Err(err);
             }
+            let new = super::rotated_copy(&old, new);
+            insert_token(&tx, &new)?;
+            let old = tx.query_row(
+                &format!(
+                    "UPDATE tokens SET rotated_to = ?1,
+                         retire_at = MIN(?2, COALESCE(retire_at, ?2))
+                     WHERE id = ?3 RETURNING {TOKEN_COLUMNS}"
+                ),
+                params![new.id, retire_at, old.id],
+                token_from_row,
+            )?;
+            tx.commit()?;
+            Ok(Some((old, new)))
         })
     }
 
     fn revoke<'a>(&'a self, which: Revoke<'a>, now: i64) -> Pending<'a, Option<Token>> {
-        let (condition, key): (&str, rusqlite::types::Value) = match which {
-            Revoke::Id(id) => ("id = ?2", id.to_owned().into()),
-            Revoke::Digest(digest) => ("digest = ?2", digest.to_vec().into()),
-        };
+        let (condition, key) = which_condition(which);
+        let condition = condition.replace("?1", "?2");
         let revoked = self.blocking(move |conn| {
             Ok(conn
                 .query_row(
@@ -407,12 +432,15 @@ impl Backend for Sqlite {
                 "SELECT {TOKEN_COLUMNS} FROM tokens {filter}
                  ORDER BY date_created DESC, id LIMIT ?1 OFFSET ?2"
             ))?;
-            let rows = statement
+            let mut rows = statement
                 .query_map(
                     params![clamp_i64(max_results), clamp_i64(start_at)],
                     token_row,
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
+            for row in &mut rows {
+                row.last_ips = last_ips(conn, &row.token.id)?;
+            }
             Ok((rows, u64::try_from(total).unwrap_or(0)))
         })
     }
@@ -420,13 +448,16 @@ impl Backend for Sqlite {
     fn get<'a>(&'a self, id: &'a str) -> Pending<'a, Option<TokenRow>> {
         let id = id.to_owned();
         self.blocking(move |conn| {
-            Ok(conn
+            let row = conn
                 .query_row(
                     &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"),
                     params![id],
                     token_row,
                 )
-                .optional()?)
+                .optional()?;
+            let Some(mut row) = row else { return Ok(None) };
+            row.last_ips = last_ips(conn, &row.token.id)?;
+            Ok(Some(row))
         })
     }
 
@@ -459,12 +490,12 @@ impl Backend for Sqlite {
         })
     }
 
-    fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>> {
+    fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<Answer>> {
         let conn = Arc::clone(&self.audit);
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-                commit(&mut conn, &batch).map_err(StoreError::from)
+                commit(&mut conn, &batch)
             })
             .await
             .map_err(|_| StoreError::Stopped)?
@@ -547,15 +578,15 @@ impl Backend for Sqlite {
 struct AuditConnection(Arc<Mutex<Connection>>);
 
 impl BlockingWriter for AuditConnection {
-    fn commit(&mut self, batch: &[Write]) -> Result<Vec<i64>, StoreError> {
+    fn commit(&mut self, batch: &[Write]) -> Result<Vec<Answer>, StoreError> {
         let mut conn = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(commit(&mut conn, batch)?)
+        commit(&mut conn, batch)
     }
 }
 
-/// Writes one batch in one transaction; [`audit::answers`]: an id per `Append` and
+/// Writes one batch in one transaction; [`audit::answers`]: an answer per `Append` and
 /// `Filter`.
-fn commit(conn: &mut Connection, batch: &[Write]) -> rusqlite::Result<Vec<i64>> {
+fn commit(conn: &mut Connection, batch: &[Write]) -> Result<Vec<Answer>, StoreError> {
     let tx = conn.transaction()?;
     let answers;
     {
@@ -579,8 +610,23 @@ fn commit(conn: &mut Connection, batch: &[Write]) -> rusqlite::Result<Vec<i64>> 
                  detail, line, line_text, action, upstream_status, latency_ms, component, via)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?;
+        // Uses left are read and taken inside the transaction, which holds SQLite's
+        // one write lock: no other commit can take the same use.
+        let appended: Vec<&audit::AuditRecord> = audit::appended(batch, &claimed).collect();
+        let mut remaining = tx.prepare_cached("SELECT remaining_uses FROM tokens WHERE id = ?1")?;
+        let ration = Ration::grant(&appended, |token| {
+            Ok(remaining
+                .query_row(params![token], |row| row.get(0))
+                .optional()?
+                .flatten())
+        })?;
+        let mut take = tx.prepare_cached("UPDATE tokens SET remaining_uses = ?1 WHERE id = ?2")?;
+        for (token, left) in &ration.left {
+            take.execute(params![left, token])?;
+        }
+        let records = ration.apply(&appended);
         let mut ids = Vec::new();
-        for record in audit::appended(batch, &claimed) {
+        for record in &records {
             insert.execute(params![
                 record.time,
                 record.token_id,
@@ -622,10 +668,22 @@ fn commit(conn: &mut Connection, batch: &[Write]) -> rusqlite::Result<Vec<i64>> 
                  last_used = MAX(COALESCE(last_used, 0), ?2)
              WHERE id = ?4",
         )?;
-        for (token_id, uses, time, ip) in audit::uses(audit::appended(batch, &claimed)) {
+        for (token_id, uses, time, ip) in audit::uses(records.iter().map(|r| &**r)) {
             count.execute(params![uses, time, ip, token_id])?;
         }
-        answers = audit::answers(batch, &claimed, &ids);
+        let mut note = tx.prepare_cached(
+            "INSERT INTO token_ips (token_id, ip, last_seen) VALUES (?1, ?2, ?3)
+             ON CONFLICT (token_id, ip) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)",
+        )?;
+        let mut keep = tx.prepare_cached(
+            "DELETE FROM token_ips WHERE token_id = ?1 AND ip NOT IN
+                 (SELECT ip FROM token_ips WHERE token_id = ?1 ORDER BY last_seen DESC LIMIT ?2)",
+        )?;
+        for (token_id, ip, time) in audit::noted_ips(records.iter().map(|r| &**r)) {
+            note.execute(params![token_id, ip, time])?;
+            keep.execute(params![token_id, super::LAST_IPS])?;
+        }
+        answers = audit::answers(batch, &claimed, &ids, &ration);
     }
     tx.commit()?;
     Ok(answers)
@@ -700,6 +758,59 @@ fn where_clause(filter: &AuditFilter) -> (String, Vec<rusqlite::types::Value>) {
     }
 }
 
+/// Inserts a new token; [`StoreError::Duplicate`] when its digest exists.
+fn insert_token(conn: &Connection, token: &Token) -> Result<(), StoreError> {
+    let inserted = conn.execute(
+        "INSERT INTO tokens (id, digest, hint, label, user, limit_to, ip, valid_until,
+             date_created, created_by, rotated_from, remaining_uses)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            token.id,
+            &token.digest[..],
+            token.hint,
+            token.label,
+            token.user,
+            token.limit_to,
+            token.ip,
+            token.valid_until,
+            token.date_created,
+            token.created_by,
+            token.life.rotated_from,
+            token.life.remaining_uses
+        ],
+    );
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(err, _))
+            if err.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Err(StoreError::Duplicate)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The `WHERE` condition naming one token (`?1`) and its value.
+fn which_condition(which: Revoke<'_>) -> (&'static str, rusqlite::types::Value) {
+    match which {
+        Revoke::Id(id) => ("id = ?1", id.to_owned().into()),
+        Revoke::Digest(digest) => ("digest = ?1", digest.to_vec().into()),
+    }
+}
+
+/// A token's last client addresses, newest first.
+fn last_ips(conn: &Connection, token_id: &str) -> rusqlite::Result<Vec<(String, i64)>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT ip, last_seen FROM token_ips WHERE token_id = ?1
+         ORDER BY last_seen DESC, ip LIMIT ?2",
+    )?;
+    statement
+        .query_map(params![token_id, super::LAST_IPS], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
+        .collect()
+}
+
 fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
     let digest: Vec<u8> = row.get(1)?;
     let digest = digest_from(&digest).ok_or_else(|| {
@@ -720,6 +831,12 @@ fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
         valid_until: row.get(7)?,
         date_created: row.get(8)?,
         created_by: row.get(9)?,
+        life: Lifecycle {
+            rotated_from: row.get(14)?,
+            rotated_to: row.get(15)?,
+            retire_at: row.get(16)?,
+            remaining_uses: row.get(17)?,
+        },
     })
 }
 
@@ -730,6 +847,7 @@ fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
         last_used: row.get(11)?,
         last_ip: row.get(12)?,
         revoked: row.get(13)?,
+        last_ips: Vec::new(),
     })
 }
 

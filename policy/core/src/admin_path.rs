@@ -18,6 +18,8 @@ pub enum Endpoint {
     Delete,
     /// `tokenTools/audit`: query the audit log.
     Audit,
+    /// `tokenTools/rotate`: replace a token's value, keeping its settings.
+    Rotate,
 }
 
 impl Endpoint {
@@ -28,6 +30,7 @@ impl Endpoint {
             Self::Set => "set",
             Self::Delete => "delete",
             Self::Audit => "audit",
+            Self::Rotate => "rotate",
         }
     }
 }
@@ -56,6 +59,7 @@ pub fn admin_path(path: &str) -> Option<AdminPath> {
         Some("set") => Some(Endpoint::Set),
         Some("delete") => Some(Endpoint::Delete),
         Some("audit") => Some(Endpoint::Audit),
+        Some("rotate") => Some(Endpoint::Rotate),
         _ => None,
     };
     Some(endpoint.filter(|_| exact))

@@ -48,6 +48,10 @@ pub enum Reason {
     UnknownToken,
     /// The token was revoked.
     Revoked,
+    /// The token was rotated and its grace period is over.
+    Rotated,
+    /// The token has no uses left.
+    QuotaExhausted,
     /// A generated-looking value with a wrong checksum (refused before any lookup).
     BadChecksum,
     /// Too many failed authentications from the address (metrics only).
@@ -103,6 +107,8 @@ impl Reason {
             Self::MalformedCredentials => "malformed-credentials",
             Self::UnknownToken => "unknown-token",
             Self::Revoked => "revoked",
+            Self::Rotated => "rotated",
+            Self::QuotaExhausted => "quota-exhausted",
             Self::BadChecksum => "bad-checksum",
             Self::AuthRateLimited => "auth-rate-limited",
             Self::Denied(reason) => reason.as_str(),
@@ -136,6 +142,8 @@ impl Reason {
         Self::MalformedCredentials,
         Self::UnknownToken,
         Self::Revoked,
+        Self::Rotated,
+        Self::QuotaExhausted,
         Self::BadChecksum,
         Self::AuthRateLimited,
         Self::Denied(DenyReason::MethodNotAllowed),
@@ -252,6 +260,14 @@ pub struct Record {
     /// Count this as a use of the token (counter, last used time and address).
     #[serde(skip)]
     pub count_use: bool,
+    /// The use takes one of the token's limited uses; with none left the commit writes
+    /// the record as a `quota-exhausted` refusal instead.
+    #[serde(skip)]
+    pub quota: bool,
+    /// Note the client address among the token's last addresses (the host asks at most
+    /// once a minute per token and address).
+    #[serde(skip)]
+    pub note_ip: bool,
 }
 
 impl Record {

@@ -92,6 +92,8 @@ impl Exit {
         record.reason = Some(reason);
         record.status = Some(refusal.status());
         record.count_use = false;
+        record.quota = false;
+        record.note_ip = false;
         Self {
             refusal,
             reason,
@@ -243,6 +245,9 @@ impl Gate {
         let found = lookup(table, &value, &digest);
         let mut record = self.record(head);
         let (reason, token_id) = match found {
+            Lookup::Found(token) if token.retire_at().is_some_and(|end| head.now_ms >= end) => {
+                (Reason::Rotated, Some(token.id().to_owned()))
+            }
             Lookup::Found(token) => {
                 record.token_id = Some(token.id().to_owned());
                 let request = RawRequest {
@@ -404,6 +409,7 @@ impl<T: TokenView> Session<T> {
         record.line = allowed.line;
         record.line_text = allowed.line.and_then(|n| token.line(n)).map(str::to_owned);
         record.count_use = true;
+        record.quota = token.has_quota();
         Ok(Admitted {
             token,
             user: allowed.user,

@@ -17,6 +17,16 @@ pub trait TokenView {
     fn valid_until(&self) -> Option<i64>;
     /// Restriction line `n` (1-based) as stored, for the audit record.
     fn line(&self, n: u32) -> Option<&str>;
+    /// The end of a rotated token's grace period, epoch ms: from then on its value is
+    /// refused as `rotated`. `None` = not rotated.
+    fn retire_at(&self) -> Option<i64> {
+        None
+    }
+    /// Whether each allowed use takes one of a limited number of uses (the store
+    /// counts them down in the audit commit).
+    fn has_quota(&self) -> bool {
+        false
+    }
 }
 
 /// Shared handles to a token are views of it.
@@ -34,6 +44,12 @@ macro_rules! view_through {
             }
             fn line(&self, n: u32) -> Option<&str> {
                 (**self).line(n)
+            }
+            fn retire_at(&self) -> Option<i64> {
+                (**self).retire_at()
+            }
+            fn has_quota(&self) -> bool {
+                (**self).has_quota()
             }
         }
     };

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
-use tokengate::audit::{AuditFilter, AuditRow, Write};
+use tokengate::audit::{Answer, AuditFilter, AuditRow, Write};
 use tokengate::index::Token;
 use tokengate::policy::{Limits, PolicyRuntime};
 use tokengate::store::{
@@ -443,6 +443,14 @@ impl Backend for Pausing {
     fn revoke<'a>(&'a self, which: Revoke<'a>, now: i64) -> Pending<'a, Option<Token>> {
         self.inner.revoke(which, now)
     }
+    fn rotate<'a>(
+        &'a self,
+        which: Revoke<'a>,
+        new: Token,
+        retire_at: i64,
+    ) -> Pending<'a, Option<(Token, Token)>> {
+        self.inner.rotate(which, new, retire_at)
+    }
     fn list(&self, start_at: u64, max: u64, revoked: bool) -> Pending<'_, (Vec<TokenRow>, u64)> {
         self.inner.list(start_at, max, revoked)
     }
@@ -462,7 +470,7 @@ impl Backend for Pausing {
     fn set_audit_sync(&self, sync: AuditSync) -> Pending<'_, ()> {
         self.inner.set_audit_sync(sync)
     }
-    fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<i64>> {
+    fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<Answer>> {
         self.inner.commit_audit(batch)
     }
     fn query_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, (Vec<AuditRow>, u64)> {

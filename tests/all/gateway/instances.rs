@@ -341,6 +341,84 @@ async fn per_token_rate_limits_are_shared_by_the_instances() {
 }
 
 #[tokio::test]
+async fn a_quota_is_exact_across_instances_and_a_rotation_reaches_both() {
+    let (upstream, _task) = tokengate::demo::start_echo().await.expect("echo");
+    let Some(pair) = Pair::start(upstream, &[]).await else {
+        return;
+    };
+    let admin = basic(ADMIN, &pair.admin);
+    let (status, created) = pair
+        .send(
+            0,
+            Method::POST,
+            "/rest/extender/1.0/tokenTools/set",
+            &admin,
+            Some(json!({ "label": "quota", "userName": "alice", "remainingUses": 40 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let alice = basic("alice", created["token"].as_str().expect("token"));
+    within(PROPAGATION, "creation reaches both", || async {
+        pair.send(1, Method::GET, "/rest/api/warm", &alice, None)
+            .await
+            .0
+            == StatusCode::OK
+    })
+    .await;
+    // 100 requests at once, spread over both instances: 39 uses are left.
+    let pair = Arc::new(pair);
+    let mut requests = tokio::task::JoinSet::new();
+    for n in 0..100 {
+        let (pair, alice) = (Arc::clone(&pair), alice.clone());
+        requests.spawn(async move {
+            pair.send(n % 2, Method::GET, "/rest/api/q", &alice, None)
+                .await
+                .0
+        });
+    }
+    let statuses = requests.join_all().await;
+    let allowed = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::FORBIDDEN)
+        .count();
+    assert_eq!((allowed, refused), (39, 61), "{statuses:?}");
+    let store = pair.store().await;
+    let exhausted = store
+        .count_audit(&AuditFilter {
+            decision: Some("deny".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("count");
+    assert_eq!(exhausted, 61, "every refusal is audited");
+
+    // A rotation without grace made on one instance ends the old value on the other.
+    let old = created["token"].as_str().expect("token");
+    let (status, rotated) = pair
+        .send(
+            0,
+            Method::POST,
+            "/rest/extender/1.0/tokenTools/rotate",
+            &admin,
+            Some(json!({ "token": old })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    within(
+        PROPAGATION,
+        "the rotation reaches the other instance",
+        || async {
+            pair.send(1, Method::GET, "/rest/api/r", &alice, None)
+                .await
+                .0
+                == StatusCode::UNAUTHORIZED
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn killing_an_instance_under_load_loses_no_audit_record() {
     // The upstream records every request it receives.
     let (upstream, _task, received) = load::recording_upstream().await;
@@ -499,7 +577,7 @@ async fn migrate_copies_tokens_counters_and_audit_from_sqlite_into_postgres() {
         ))])
         .await
         .expect("append");
-    assert!(next[0] > before[0].id, "{next:?}");
+    assert!(next[0].id() > before[0].id, "{next:?}");
 
     let again = migrate();
     assert!(!again.status.success());

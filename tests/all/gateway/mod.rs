@@ -17,6 +17,7 @@ mod forwarding;
 mod hostile;
 mod instances;
 mod leaks;
+mod lifecycle;
 mod load;
 mod persistence;
 mod rules;

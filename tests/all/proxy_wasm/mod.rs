@@ -1046,9 +1046,10 @@ async fn the_gateways_export_configures_the_filter() -> Result<(), String> {
         "label": "export", "userName": "admin",
         "limitTo": ".*/rest/api/space.*",
     });
-    let (created, _) = tokengate::admin::create(&store, &policy, &request, "test")
-        .await
-        .map_err(|e| e.to_string())?;
+    let (created, _) =
+        tokengate::admin::create(&store, &policy, &Default::default(), &request, "test")
+            .await
+            .map_err(|e| e.to_string())?;
     let token = created["token"]
         .as_str()
         .ok_or("no token value")?
