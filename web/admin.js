@@ -1,5 +1,5 @@
 // The token admin page: sign in with an administrator's own token, list,
-// search, create and revoke tokens, read the audit log, and get code snippets.
+// search, create, rotate and revoke tokens, read the audit log, and get code snippets.
 //
 // The credential lives in this module's memory only (never in storage), and
 // every call goes to the admin API at the seed's paths on this gateway.
@@ -20,6 +20,8 @@ let policy = null;
 const tokens = { startAt: 0, total: 0, rows: [] };
 const audit = { startAt: 0, total: 0, exact: true };
 const AUDIT_PAGE = 25;
+/** The longest grace period of a rotation the gateway accepts (a day). */
+const MAX_GRACE_MINUTES = 1440;
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -96,6 +98,7 @@ function signOut() {
   byId('audit-body').replaceChildren();
   byId('created').hidden = true;
   byId('created-token').value = '';
+  created = null;
   byId('snippets-section').hidden = true;
   byId('workspace').hidden = true;
   byId('signin-section').hidden = false;
@@ -116,7 +119,7 @@ async function loadTokens(startAt) {
 
 function matches(row, search) {
   if (!search) return true;
-  const haystack = [row.id, row.label, row.user, row.token, row.hint, row.limitTo, row.ip, row.createdBy]
+  const haystack = [row.id, row.label, row.user, row.token, row.hint, row.limitTo, row.ip, row.createdBy, row.rotatedFrom, row.rotatedTo]
     .filter((v) => v !== null && v !== undefined)
     .join('\n')
     .toLowerCase();
@@ -136,6 +139,47 @@ function restrictionCell(row) {
   return h('td', {}, parts);
 }
 
+/** The label, the id, and where the token stands in a rotation. */
+function labelCell(row) {
+  const notes = [];
+  if (row.rotatedTo) {
+    // Rotated tokens stay listed (and counted in the audit log) after their grace period.
+    const ended = row.retireAt !== null && row.retireAt !== undefined && row.retireAt <= Date.now();
+    const end = `${ended ? 'ended' : 'ends'} ${when(row.retireAt, 'now')}`;
+    notes.push(h('span', { class: 'badge rotated', dataset: { rotatedTo: row.rotatedTo } }, `rotated → ${row.rotatedTo}, ${end}`));
+  }
+  if (row.rotatedFrom) notes.push(h('small', { class: 'muted mono' }, `replaces ${row.rotatedFrom}`));
+  return h('td', {}, row.label, h('br'), h('small', { class: 'muted mono' }, `id ${row.id}`), notes.map((note) => [h('br'), note]));
+}
+
+function validUntilCell(row) {
+  const soon = row.expiresSoon ? [h('br'), h('span', { class: 'badge expires-soon' }, 'expires soon')] : null;
+  return h('td', { class: 'date' }, when(row.validUntil), soon);
+}
+
+function usesLeftCell(row) {
+  const left = row.remainingUses;
+  if (left === null || left === undefined) {
+    return h('td', { class: 'uses-left', dataset: { remaining: '' } }, h('span', { class: 'muted', 'aria-hidden': 'true' }, '∞'), h('span', { class: 'visually-hidden' }, 'unlimited'));
+  }
+  return h('td', { class: 'uses-left', dataset: { remaining: String(left) } }, String(left), left === 0 ? [h('br'), h('span', { class: 'badge deny' }, 'used up')] : null);
+}
+
+/** The last use, and the client addresses seen lately when there were others. */
+function lastUsedCell(row) {
+  const seen = Array.isArray(row.lastIps) ? row.lastIps : [];
+  const others = seen.some((entry) => entry.ip !== row.lastIp);
+  const list = others
+    ? h(
+        'details',
+        { class: 'ips' },
+        h('summary', {}, `${seen.length} recent addresses`),
+        h('ul', {}, seen.map((entry) => h('li', {}, h('code', {}, entry.ip), ' ', h('small', { class: 'muted' }, when(entry.lastSeen, '—'))))),
+      )
+    : null;
+  return h('td', { class: 'date' }, when(row.lastUsed, 'not yet'), row.lastIp ? [h('br'), h('small', { class: 'muted' }, `from ${row.lastIp}`)] : null, list);
+}
+
 function renderTokens() {
   const search = byId('token-search').value.trim();
   const shown = tokens.rows.filter((row) => matches(row, search));
@@ -145,18 +189,21 @@ function renderTokens() {
       h(
         'tr',
         { dataset: { id: String(row.id) } },
-        h('td', {}, row.label, h('br'), h('small', { class: 'muted mono' }, `id ${row.id}`)),
+        labelCell(row),
         h('td', {}, row.user ? row.user : h('span', { class: 'muted' }, 'any user')),
         h('td', {}, h('code', {}, row.hint ?? row.token ?? '')),
         restrictionCell(row),
-        h('td', { class: 'date' }, when(row.validUntil)),
+        validUntilCell(row),
         h('td', { class: 'date' }, when(row.dateCreated, '—'), row.createdBy ? [h('br'), h('small', { class: 'muted' }, `by ${row.createdBy}`)] : null),
         h('td', {}, String(row.counter ?? 0)),
-        h('td', { class: 'date' }, when(row.lastUsed, 'not yet'), row.lastIp ? [h('br'), h('small', { class: 'muted' }, `from ${row.lastIp}`)] : null),
+        usesLeftCell(row),
+        lastUsedCell(row),
         h(
           'td',
           { class: 'actions' },
           h('button', { type: 'button', class: 'secondary', 'aria-label': `Code snippets for ${row.label}`, onclick: () => showSnippets(row, null) }, 'Snippets'),
+          // A rotated token has its successor already; rotate that one instead.
+          row.rotatedTo ? null : h('button', { type: 'button', class: 'secondary', 'aria-label': `Rotate ${row.label}`, onclick: () => confirmRotate(row) }, 'Rotate'),
           h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${row.label}`, onclick: () => confirmRevoke(row) }, 'Revoke'),
           h('button', { type: 'button', class: 'secondary', 'aria-label': `Audit of ${row.label}`, onclick: () => auditOf(row) }, 'Audit'),
         ),
@@ -164,7 +211,7 @@ function renderTokens() {
     ),
   );
   if (shown.length === 0) {
-    body.append(h('tr', {}, h('td', { colspan: '9', class: 'muted' }, tokens.rows.length ? 'No token on this page matches the search.' : 'No tokens yet.')));
+    body.append(h('tr', {}, h('td', { colspan: '10', class: 'muted' }, tokens.rows.length ? 'No token on this page matches the search.' : 'No tokens yet.')));
   }
   const first = tokens.rows.length ? tokens.startAt + 1 : 0;
   const last = tokens.startAt + tokens.rows.length;
@@ -206,6 +253,65 @@ function confirmRevoke(row) {
   dialog.showModal();
 }
 
+// Rotate
+
+/** The row the rotate dialog is open for. */
+let rotating = null;
+
+function confirmRotate(row) {
+  rotating = row;
+  byId('rotate-text').replaceChildren('Token ', h('strong', {}, row.label), ` (id ${row.id}`, row.user ? `, user ${row.user}` : '', ').');
+  byId('rotate-grace').value = '0';
+  byId('rotate-grace').setAttribute('aria-invalid', 'false');
+  byId('rotate-error').hidden = true;
+  byId('rotate-dialog').showModal();
+}
+
+async function rotateToken(event) {
+  // The dialog stays open until the gateway answers, to show why it refused.
+  event.preventDefault();
+  const row = rotating;
+  if (!row) return;
+  const field = byId('rotate-grace');
+  const text = field.value.trim();
+  const grace = text === '' ? 0 : Number(text);
+  const valid = !field.validity.badInput && Number.isInteger(grace) && grace >= 0 && grace <= MAX_GRACE_MINUTES;
+  field.setAttribute('aria-invalid', String(!valid));
+  if (!valid) return showRotateError([`grace minutes must be a whole number from 0 to ${MAX_GRACE_MINUTES}`]);
+  byId('rotate-confirm').disabled = true;
+  let answer;
+  try {
+    answer = await api('POST', 'rotate', { body: { id: row.id, graceMinutes: grace } });
+  } catch (failure) {
+    if (failure instanceof ApiError && failure.status === 404) showRotateError([`no token has the id ${row.id} any more: reload the list`]);
+    else showRotateError(failure instanceof ApiError && failure.status === 400 ? failure.messages : [explainFailure(failure)]);
+    return;
+  } finally {
+    byId('rotate-confirm').disabled = false;
+  }
+  byId('rotate-dialog').close('rotate');
+  const old = `The old value (id ${answer.rotatedFrom ?? row.id})`;
+  const token = { value: answer.token, id: answer.id, label: row.label, user: row.user || null, limitTo: row.limitTo ?? '' };
+  showNewValue(
+    token,
+    'Token rotated: copy the new value now',
+    grace > 0 ? `${old} keeps working until ${when(answer.retireAt, 'now')} UTC, then is refused.` : `${old} is refused from now on.`,
+  );
+  showSnippets(token, token.value, false);
+  try {
+    await loadTokens(tokens.startAt);
+    byId('tokens-range').textContent += ` Rotated ${row.label}: new id ${answer.id}.`;
+  } catch (failure) {
+    showTokensError(failure);
+  }
+}
+
+function showRotateError(messages) {
+  const error = byId('rotate-error');
+  error.replaceChildren(h('p', {}, 'The token was not rotated:'), h('ul', {}, messages.map((m) => h('li', {}, m))));
+  error.hidden = false;
+}
+
 // Create
 
 /** Shows the problems of the new token's texts as typed (the newest answer only). */
@@ -218,7 +324,20 @@ const validateNew = latestOnly(async () => {
   renderProblems(byId('new-ip-lines'), byId('new-ip'), ipPieces(ip), problems.ip, 'Any client address.');
 });
 
+/** The token whose value is on show (made or rotated just now), for its snippets. */
 let created = null;
+
+/** Shows a token's value the one time the gateway tells it. */
+function showNewValue(token, heading, detail) {
+  created = token;
+  byId('created-heading').textContent = heading;
+  byId('created-detail').textContent = detail ?? '';
+  byId('created-detail').hidden = !detail;
+  byId('created-token').value = token.value;
+  byId('copy-created-status').textContent = '';
+  byId('created').hidden = false;
+  byId('created').focus();
+}
 
 async function createToken(event) {
   event.preventDefault();
@@ -226,6 +345,8 @@ async function createToken(event) {
   error.hidden = true;
   const label = byId('new-label').value.trim();
   const days = byId('new-days').value.trim();
+  const usesField = byId('new-uses');
+  const uses = usesField.value.trim();
   const request = {
     label,
     userName: byId('new-user').value.trim() || undefined,
@@ -233,9 +354,15 @@ async function createToken(event) {
     ip: byId('new-ip').value.trim() || undefined,
     daysUntilExpiry: days === '' ? 0 : Number(days),
     token: byId('new-value').value.trim() || undefined,
+    // Absent: unlimited.
+    remainingUses: uses === '' ? undefined : Number(uses),
   };
   const local = [];
   if (!label) local.push('label is required');
+  // A number field reads as empty when what was typed is no number: that must not mean unlimited.
+  if (usesField.validity.badInput || (uses !== '' && !(Number.isInteger(request.remainingUses) && request.remainingUses >= 0))) {
+    local.push('uses allowed must be a whole number from 0 up (or empty: unlimited)');
+  }
   if (policy) {
     const problems = await policy.validate(byId('new-limit-to').value, byId('new-ip').value);
     local.push(...problems.limitTo.map((p) => `limitTo ${p.message}`));
@@ -245,13 +372,9 @@ async function createToken(event) {
   byId('create-button').disabled = true;
   try {
     const answer = await api('POST', 'set', { body: request });
-    created = { value: answer.token, id: answer.id, label, user: request.userName ?? null, limitTo: request.limitTo ?? '' };
-    byId('created-token').value = answer.token;
-    byId('copy-created-status').textContent = '';
-    byId('created').hidden = false;
+    showNewValue({ value: answer.token, id: answer.id, label, user: request.userName ?? null, limitTo: request.limitTo ?? '' }, 'Token created: copy it now');
     byId('create-form').reset();
     validateNew();
-    byId('created').focus();
     await loadTokens(0);
     showSnippets({ label, user: created.user, limitTo: created.limitTo }, created.value, false);
   } catch (failure) {
@@ -397,6 +520,9 @@ byId('reload-tokens').addEventListener('click', () => loadTokens(tokens.startAt)
 byId('tokens-prev').addEventListener('click', () => pageTokens(-1));
 byId('tokens-next').addEventListener('click', () => pageTokens(1));
 byId('create-form').addEventListener('submit', createToken);
+byId('rotate-form').addEventListener('submit', rotateToken);
+byId('rotate-cancel').addEventListener('click', () => byId('rotate-dialog').close('cancel'));
+byId('rotate-dialog').addEventListener('close', () => (rotating = null));
 byId('new-limit-to').addEventListener('input', validateNew);
 byId('new-ip').addEventListener('input', validateNew);
 byId('copy-created').addEventListener('click', async () => {

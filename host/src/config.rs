@@ -14,6 +14,7 @@ use ipnet::IpNet;
 
 use crate::lifetime::Lifetime;
 use crate::store::{AuditSync, Location};
+use crate::webhooks::Webhook;
 
 pub mod file;
 
@@ -84,6 +85,10 @@ pub mod env {
     pub const AUDIT_COMMITS: &str = "TOKENGATE_AUDIT_COMMITS";
     /// Longest token lifetime, days (0 = no limit).
     pub const MAX_TOKEN_DAYS: &str = "TOKENGATE_MAX_TOKEN_DAYS";
+    /// Where token events are POSTed.
+    pub const WEBHOOK_URL: &str = "TOKENGATE_WEBHOOK_URL";
+    /// The key token events are signed with.
+    pub const WEBHOOK_SECRET: &str = "TOKENGATE_WEBHOOK_SECRET";
     /// Days before expiry a token counts as expiring soon.
     pub const EXPIRY_WARNING_DAYS: &str = "TOKENGATE_EXPIRY_WARNING_DAYS";
     /// The configuration file (`--config`).
@@ -303,6 +308,8 @@ pub struct Config {
     pub audit_commits: usize,
     /// Token lifetime rules.
     pub lifetime: Lifetime,
+    /// Where token events go, if anywhere.
+    pub webhook: Option<Webhook>,
     /// The clock requests are decided at (the system's; tests move theirs).
     pub clock: crate::Clock,
 }
@@ -450,6 +457,16 @@ pub struct ServeArgs {
     /// Token lifetime rules.
     #[command(flatten)]
     pub lifetime: Lifetime,
+    /// URL (http or https) that token events are POSTed to as signed JSON
+    /// (token.created, .revoked, .rotated, .expiring, .expired, .new_ip); needs
+    /// --webhook-secret.
+    #[arg(long, env = env::WEBHOOK_URL)]
+    pub webhook_url: Option<String>,
+    /// The HMAC-SHA256 key of the `X-Tokengate-Signature` header. Set the variable or
+    /// the configuration file key: a flag would show it in the process list.
+    #[arg(long, env = env::WEBHOOK_SECRET, hide = true, hide_env_values = true,
+          value_parser = secret_parser())]
+    pub webhook_secret: Option<Secret>,
 }
 
 impl ServeArgs {
@@ -640,6 +657,7 @@ impl ServeArgs {
             audit_queue: self.audit_queue,
             audit_commits: self.audit_commits,
             lifetime: self.lifetime,
+            webhook: webhook(self.webhook_url.as_deref(), self.webhook_secret)?,
             clock: crate::Clock::default(),
         })
     }
@@ -796,6 +814,49 @@ fn parse_net(text: &str) -> Result<IpNet, ConfigError> {
 fn secret_parser() -> impl clap::builder::TypedValueParser<Value = Secret> {
     use clap::builder::TypedValueParser as _;
     clap::builder::StringValueParser::new().map(Secret::new)
+}
+
+/// The webhook of `--webhook-url` and its secret: both or neither.
+fn webhook(url: Option<&str>, secret: Option<Secret>) -> Result<Option<Webhook>, ConfigError> {
+    let url = url.map(str::trim).filter(|url| !url.is_empty());
+    let secret = secret.filter(|secret| !secret.expose().is_empty());
+    let (url, secret) = match (url, secret) {
+        (None, None) => return Ok(None),
+        (Some(url), Some(secret)) => (url, secret),
+        (Some(_), None) => {
+            return Err(invalid(
+                env::WEBHOOK_SECRET,
+                "webhook-secret",
+                "a webhook needs a secret to sign its events with",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                env::WEBHOOK_URL,
+                "webhook-url",
+                "a webhook secret was given without a URL",
+            ));
+        }
+    };
+    let parsed: Uri = url.parse().map_err(|_| {
+        invalid(
+            env::WEBHOOK_URL,
+            "webhook-url",
+            format!("`{url}` is not a URL"),
+        )
+    })?;
+    let web = matches!(parsed.scheme_str(), Some("http" | "https"));
+    if !web || parsed.authority().is_none() {
+        return Err(invalid(
+            env::WEBHOOK_URL,
+            "webhook-url",
+            format!("`{url}` is not an http:// or https:// URL"),
+        ));
+    }
+    Ok(Some(Webhook {
+        url: parsed,
+        secret,
+    }))
 }
 
 fn upstream_authorization(

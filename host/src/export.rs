@@ -103,8 +103,11 @@ pub fn export(
         body_limit: settings.body_limit,
         rate_limit_per_minute: settings.rate_limit_per_minute,
         key_id,
+        // A token with a quota is the gateway's alone: its uses are taken in the gateway's
+        // audit commit, which a filter cannot share.
         tokens: live
             .into_iter()
+            .filter(|token| token.life.remaining_uses.is_none())
             .map(|token| ExportedToken {
                 digest: hex::encode(token.digest),
                 id: token.id,
@@ -112,6 +115,7 @@ pub fn export(
                 limit_to: token.limit_to,
                 ip: token.ip,
                 valid_until: token.valid_until,
+                retire_at: token.life.retire_at,
             })
             .collect(),
         revoked: revoked

@@ -140,6 +140,10 @@ pub async fn app_with_policy(config: Config, policy: PolicyRuntime) -> Result<Ap
     if matches!(inner.config.store, crate::store::Location::Postgres(_)) {
         tokio::spawn(fold_uses(Arc::downgrade(&inner)));
     }
+    tokio::spawn(crate::webhooks::run(
+        Arc::downgrade(&inner),
+        inner.config.webhook.clone(),
+    ));
     Ok(App { inner })
 }
 

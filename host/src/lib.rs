@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod events;
 pub mod export;
 pub mod filter_api;
 mod finish;
@@ -29,6 +30,7 @@ pub mod server;
 pub mod store;
 pub mod token;
 pub mod web;
+pub mod webhooks;
 
 pub use gateway::{App, app};
 

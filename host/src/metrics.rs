@@ -61,6 +61,8 @@ struct State {
     filter_batches: BTreeMap<&'static str, u64>,
     filter_dropped: u64,
     filter_configs: BTreeMap<&'static str, u64>,
+    webhook_deliveries: u64,
+    webhook_failures: u64,
 }
 
 /// The gateway's metrics.
@@ -87,6 +89,16 @@ impl Metrics {
         state.audit_commit.observe(latency);
         state.audit_commits += 1;
         state.audit_records += u64::try_from(records).unwrap_or(u64::MAX);
+    }
+
+    /// One webhook delivery attempt: answered with 2xx, or failed.
+    pub fn webhook(&self, delivered: bool) {
+        let mut state = self.state();
+        if delivered {
+            state.webhook_deliveries += 1;
+        } else {
+            state.webhook_failures += 1;
+        }
     }
 
     /// A completion (upstream status and latency) dropped because the audit queue was full.
@@ -172,6 +184,16 @@ impl Metrics {
              # TYPE tokengate_audit_completions_dropped_total counter\n\
              tokengate_audit_completions_dropped_total {}",
             state.audit_commits, state.audit_records, state.completions_dropped
+        );
+        let _ = writeln!(
+            out,
+            "# HELP tokengate_webhook_deliveries_total Token events delivered to the webhook.\n\
+             # TYPE tokengate_webhook_deliveries_total counter\n\
+             tokengate_webhook_deliveries_total {}\n\
+             # HELP tokengate_webhook_failures_total Webhook deliveries that failed (retried).\n\
+             # TYPE tokengate_webhook_failures_total counter\n\
+             tokengate_webhook_failures_total {}",
+            state.webhook_deliveries, state.webhook_failures
         );
         render_filters(&mut out, &state);
         let _ = writeln!(

@@ -1,7 +1,8 @@
 // The admin page against a running gateway (`tokengate demo`, its echo
 // upstream, an admin token from the CLI), in headless Chromium: sign in,
 // create a token and use it with curl, run the page's snippets, search, audit,
-// revoke; the page's component digest equals the gateway's.
+// revoke, quotas, rotation and expiry warnings; the page's component digest
+// equals the gateway's.
 //
 // Skipped when target/debug/tokengate has not been built (cargo build -p tokengate).
 
@@ -217,5 +218,160 @@ test('revoke with confirmation: the token stops working at once', { skip }, asyn
 
   const token = await page.inputValue('#created-token');
   assert.equal((await curl('jankowalski', token, '/rest/api/space')).status, 401);
+  assert.deepEqual(problems, []);
+});
+
+/** The list's row of the token labelled `label` (the first, when a rotation made two). */
+const tokenRow = (label) => page.locator('#tokens-body tr[data-id]', { hasText: label });
+
+/** Creates a token through the page's form; resolves with the value it shows once. */
+async function createThroughForm({ label, user, days, uses = '' }) {
+  const before = await page.inputValue('#created-token');
+  await page.fill('#new-label', label);
+  await page.fill('#new-user', user);
+  await page.fill('#new-days', days);
+  await page.fill('#new-uses', uses);
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.waitForFunction((before) => {
+    const value = document.getElementById('created-token').value;
+    return value !== '' && value !== before;
+  }, before);
+  assert.equal(await page.textContent('#created-heading'), 'Token created: copy it now');
+  await tokenRow(label).waitFor();
+  return page.inputValue('#created-token');
+}
+
+/** Reloads the list until `selector` matches (uses are counted as the audit log commits). */
+async function reloadUntil(selector) {
+  for (let attempt = 0; attempt < 40; attempt += 1) {
+    await page.click('#reload-tokens');
+    try {
+      return await page.waitForSelector(selector, { timeout: 250 });
+    } catch {
+      // not yet
+    }
+  }
+  throw new Error(`the list never showed ${selector}`);
+}
+
+/** The admin API as the test's administrator, past the page (a second admin's edits). */
+async function adminApi(name, body) {
+  const answer = await fetch(`${gateway.origin}/rest/extender/1.0/tokenTools/${name}`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`admin:${gateway.adminToken}`).toString('base64')}`,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: answer.status, body: await answer.json() };
+}
+
+test('a quota set in the form counts down in the list; the token is refused when used up', { skip }, async () => {
+  // Tokens made without a quota have unlimited uses.
+  const admin = tokenRow('web test administrator').locator('td.uses-left');
+  assert.equal(await admin.getAttribute('data-remaining'), '');
+  assert.match(await admin.textContent(), /∞/);
+
+  // A quota that is no whole number is refused before any request (not read as unlimited).
+  await page.fill('#new-label', 'two uses');
+  await page.fill('#new-uses', '1.5');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.waitForSelector('#create-error:not([hidden])');
+  assert.match(await page.textContent('#create-error'), /uses allowed must be a whole number/);
+
+  const token = await createThroughForm({ label: 'two uses', user: 'quotauser', days: '30', uses: '2' });
+  const id = await tokenRow('two uses').getAttribute('data-id');
+  const usesLeft = page.locator(`#tokens-body tr[data-id="${id}"] td.uses-left`);
+  assert.equal(await usesLeft.getAttribute('data-remaining'), '2');
+  assert.equal((await usesLeft.innerText()).trim(), '2');
+
+  for (const use of [1, 2]) {
+    const answer = await curl('quotauser', token, '/rest/api/space');
+    assert.equal(answer.status, 200, `use ${use}: ${answer.body}`);
+  }
+  await reloadUntil(`#tokens-body tr[data-id="${id}"] td.uses-left[data-remaining="0"]`);
+  assert.match(await usesLeft.innerText(), /^0\b/);
+  assert.match(await usesLeft.innerText(), /used up/);
+  const third = await curl('quotauser', token, '/rest/api/space');
+  assert.equal(third.status, 403, third.body);
+  assert.deepEqual(problems, []);
+});
+
+test('rotate with a grace period: the new value is shown once, both values work meanwhile', { skip }, async () => {
+  const old = await createThroughForm({ label: 'nightly export', user: 'exporter', days: '30' });
+  const oldId = await tokenRow('nightly export').getAttribute('data-id');
+  const oldRow = page.locator(`#tokens-body tr[data-id="${oldId}"]`);
+  const dialog = page.getByRole('dialog');
+
+  // Cancel rotates nothing.
+  await oldRow.getByRole('button', { name: 'Rotate nightly export' }).click();
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await page.waitForSelector('#rotate-dialog', { state: 'hidden' });
+  assert.equal(await tokenRow('nightly export').count(), 1);
+
+  // A grace period over a day is refused in the dialog, which stays open.
+  await oldRow.getByRole('button', { name: 'Rotate nightly export' }).click();
+  assert.equal(await page.inputValue('#rotate-grace'), '0');
+  await page.fill('#rotate-grace', '2000');
+  await dialog.getByRole('button', { name: 'Rotate' }).click();
+  await page.waitForSelector('#rotate-error:not([hidden])');
+  assert.match(await page.textContent('#rotate-error'), /from 0 to 1440/);
+  assert.equal(await page.locator('#rotate-dialog[open]').count(), 1);
+
+  await page.fill('#rotate-grace', '5');
+  const rotatedAt = Date.now();
+  await dialog.getByRole('button', { name: 'Rotate' }).click();
+  await page.waitForSelector('#rotate-dialog', { state: 'hidden' });
+  await page.waitForSelector('#created:not([hidden]) #created-heading:text("Token rotated")');
+  const value = await page.inputValue('#created-token');
+  assert.match(value, /^tgk_/);
+  assert.notEqual(value, old);
+  assert.match(await page.textContent('#created-detail'), new RegExp(`\\(id ${oldId}\\) keeps working until`));
+
+  // The list: the old token marked as rotated to the new one until its grace period ends.
+  const badge = await reloadUntil(`#tokens-body tr[data-id="${oldId}"] .badge.rotated`);
+  const newId = await badge.getAttribute('data-rotated-to');
+  assert.ok(newId && newId !== oldId, newId);
+  const mark = await badge.textContent();
+  assert.ok(mark.startsWith(`rotated → ${newId}, ends `), mark);
+  const ends = Date.parse(`${mark.slice(mark.indexOf('ends ') + 5).replace(' ', 'T')}:00Z`);
+  assert.ok(ends >= rotatedAt + 4 * 60_000 && ends <= Date.now() + 5 * 60_000, `${mark}: not about 5 minutes from now`);
+  assert.equal(await oldRow.getByRole('button', { name: 'Rotate nightly export' }).count(), 0);
+  const newRow = page.locator(`#tokens-body tr[data-id="${newId}"]`);
+  assert.match(await newRow.textContent(), new RegExp(`replaces ${oldId}`));
+  // The snippets shown are the new value's.
+  assert.ok((await page.textContent('[data-snippet="curl"] pre')).includes(value));
+
+  for (const [which, token] of [['old', old], ['new', value]]) {
+    const answer = await curl('exporter', token, '/rest/api/space');
+    assert.equal(answer.status, 200, `${which} value: ${answer.body}`);
+  }
+
+  // The gateway's refusals show in the dialog as the form's do: here another
+  // administrator rotated the new token after the page listed it.
+  const elsewhere = await adminApi('rotate', { id: newId });
+  assert.equal(elsewhere.status, 200, JSON.stringify(elsewhere.body));
+  await newRow.getByRole('button', { name: 'Rotate nightly export' }).click();
+  await dialog.getByRole('button', { name: 'Rotate' }).click();
+  await page.waitForSelector('#rotate-error:not([hidden]) li');
+  assert.match(await page.textContent('#rotate-error'), new RegExp(`rotated already \\(to ${elsewhere.body.id}\\)`));
+  await page.screenshot({ path: screenshotPath('admin-rotate-refused.png') });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  // The page kept showing the value it was given.
+  assert.equal(await page.inputValue('#created-token'), value);
+  assert.deepEqual(problems, []);
+});
+
+test('tokens expiring within the warning period are marked', { skip }, async () => {
+  await createThroughForm({ label: 'short lived', user: 'temp', days: '3' });
+  await createThroughForm({ label: 'month long', user: 'temp', days: '30' });
+  const soon = tokenRow('short lived').locator('.badge.expires-soon');
+  assert.equal(await soon.count(), 1);
+  assert.equal(await soon.textContent(), 'expires soon');
+  assert.equal(await tokenRow('month long').locator('.badge.expires-soon').count(), 0);
+  // Nor do tokens without an expiry (the demo's) carry the mark.
+  assert.equal(await page.locator('#tokens-body .badge.expires-soon').count(), 1);
+  await page.screenshot({ path: screenshotPath('admin-lifecycle.png'), fullPage: true });
   assert.deepEqual(problems, []);
 });

@@ -26,6 +26,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::audit::{AuditFilter, AuditRow, BlockingWriter, Write};
+use crate::events::{Event, Settle};
 use crate::index::{Live, Token, TokenIndex};
 use crate::token::{self, Digest, KEY_LEN, ServerKey, TokenError};
 pub use credentials::{FilterCredential, FilterCredentials};
@@ -319,6 +320,22 @@ pub trait Backend: FilterCredentials + Send + Sync + 'static {
     fn take_rate<'a>(&'a self, token_id: &'a str, per_minute: u32) -> Pending<'a, RateAnswer>;
     /// Pushes a signal whenever another instance may have changed the tokens.
     fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>>;
+    /// Notes the tokens that entered their expiry warning window (`warning_ms` before
+    /// `valid_until`) or expired by `now`, once each (their triggers write the events),
+    /// and deletes events older than `forget_before`: delivered ones, or every one when
+    /// `undelivered_too` (no webhook to deliver them).
+    fn sweep_events(
+        &self,
+        now: i64,
+        warning_ms: i64,
+        forget_before: i64,
+        undelivered_too: bool,
+    ) -> Pending<'_, ()>;
+    /// Claims up to `limit` due events for [`crate::events::CLAIM_MS`], oldest first; no
+    /// other instance gets them meanwhile.
+    fn claim_events(&self, now: i64, limit: u32) -> Pending<'_, Vec<Event>>;
+    /// Records how the delivery of event `id` ended (and frees its claim).
+    fn settle_event(&self, id: i64, settle: Settle) -> Pending<'_, ()>;
 }
 
 /// The data directory's key plus a backend, with the live-token index.

@@ -36,6 +36,7 @@ use super::{
 use crate::audit::{
     self, AuditFilter, AuditRecord, AuditRow, Completion, FilterBatch, Param, Write,
 };
+use crate::events::{CLAIM_MS, Event, Settle};
 use crate::index::{Lifecycle, Token};
 
 /// Connections per gateway: the audit writer's, admin calls, rate buckets.
@@ -170,7 +171,8 @@ const MIGRATIONS: &[&str] = &[
     // logged as a change so every instance learns the end), uses left, and the last
     // client addresses.
     "ALTER TABLE tokens ADD COLUMN rotated_from TEXT, ADD COLUMN rotated_to TEXT,
-        ADD COLUMN retire_at BIGINT, ADD COLUMN remaining_uses BIGINT;
+        ADD COLUMN retire_at BIGINT, ADD COLUMN remaining_uses BIGINT,
+        ADD COLUMN expiring_noted BIGINT, ADD COLUMN expired_noted BIGINT;
     CREATE TRIGGER tokens_rotated AFTER UPDATE OF retire_at ON tokens
         FOR EACH ROW EXECUTE FUNCTION tokengate_token_changed();
     CREATE TABLE token_ips (
@@ -178,7 +180,63 @@ const MIGRATIONS: &[&str] = &[
         ip TEXT NOT NULL,
         last_seen BIGINT NOT NULL,
         PRIMARY KEY (token_id, ip)
-    );",
+    );
+    CREATE TABLE events (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        kind TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        time BIGINT NOT NULL,
+        detail TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt BIGINT NOT NULL DEFAULT 0,
+        claimed_until BIGINT,
+        delivered BIGINT
+    );
+    CREATE INDEX events_pending ON events (next_attempt) WHERE delivered IS NULL;
+    CREATE INDEX events_time ON events (time);
+    -- One function for every event; `tokengate migrate` copies history without events.
+    CREATE FUNCTION tokengate_event() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF current_setting('tokengate.importing', true) = 'on' THEN
+            RETURN NULL;
+        END IF;
+        CASE TG_ARGV[0]
+        WHEN 'token.new_ip' THEN
+            INSERT INTO events (kind, token_id, time, detail)
+                VALUES (TG_ARGV[0], NEW.token_id, NEW.last_seen, NEW.ip);
+        WHEN 'token.created' THEN
+            INSERT INTO events (kind, token_id, time) VALUES (TG_ARGV[0], NEW.id, NEW.date_created);
+        WHEN 'token.revoked' THEN
+            INSERT INTO events (kind, token_id, time) VALUES (TG_ARGV[0], NEW.id, NEW.revoked);
+        WHEN 'token.rotated' THEN
+            INSERT INTO events (kind, token_id, time, detail)
+                VALUES (TG_ARGV[0], NEW.id,
+                    (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT, NEW.rotated_to);
+        WHEN 'token.expiring' THEN
+            INSERT INTO events (kind, token_id, time, detail)
+                VALUES (TG_ARGV[0], NEW.id, NEW.expiring_noted, NEW.valid_until::TEXT);
+        WHEN 'token.expired' THEN
+            INSERT INTO events (kind, token_id, time, detail)
+                VALUES (TG_ARGV[0], NEW.id, NEW.expired_noted, NEW.valid_until::TEXT);
+        END CASE;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER event_created AFTER INSERT ON tokens FOR EACH ROW
+        WHEN (NEW.rotated_from IS NULL) EXECUTE FUNCTION tokengate_event('token.created');
+    CREATE TRIGGER event_revoked AFTER UPDATE OF revoked ON tokens FOR EACH ROW
+        WHEN (OLD.revoked IS NULL AND NEW.revoked IS NOT NULL)
+        EXECUTE FUNCTION tokengate_event('token.revoked');
+    CREATE TRIGGER event_rotated AFTER UPDATE OF rotated_to ON tokens FOR EACH ROW
+        WHEN (OLD.rotated_to IS NULL AND NEW.rotated_to IS NOT NULL)
+        EXECUTE FUNCTION tokengate_event('token.rotated');
+    CREATE TRIGGER event_expiring AFTER UPDATE OF expiring_noted ON tokens FOR EACH ROW
+        WHEN (OLD.expiring_noted IS NULL AND NEW.expiring_noted IS NOT NULL)
+        EXECUTE FUNCTION tokengate_event('token.expiring');
+    CREATE TRIGGER event_expired AFTER UPDATE OF expired_noted ON tokens FOR EACH ROW
+        WHEN (OLD.expired_noted IS NULL AND NEW.expired_noted IS NOT NULL)
+        EXECUTE FUNCTION tokengate_event('token.expired');
+    CREATE TRIGGER event_new_ip AFTER INSERT ON token_ips FOR EACH ROW
+        EXECUTE FUNCTION tokengate_event('token.new_ip');",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user_name, limit_to, ip, valid_until, \
@@ -365,6 +423,9 @@ impl Postgres {
     ) -> Result<Imported, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        // History is copied, not made: no webhook event for it.
+        tx.batch_execute("SET LOCAL tokengate.importing = 'on'")
+            .await?;
         let empty: bool = tx
             .query_one(
                 "SELECT NOT EXISTS (SELECT 1 FROM tokens) AND NOT EXISTS (SELECT 1 FROM audit)",
@@ -1058,6 +1119,121 @@ impl Backend for Postgres {
                 .unwrap_or(0.0);
             let wait = ((1.0 - available) * 60.0 / capacity).clamp(0.001, 60.0);
             Ok(Err(Duration::from_secs_f64(wait)))
+        })
+    }
+
+    fn sweep_events(
+        &self,
+        now: i64,
+        warning_ms: i64,
+        forget_before: i64,
+        undelivered_too: bool,
+    ) -> Pending<'_, ()> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            // Each row's lock makes a token's note (and so its event) once, whichever
+            // instances sweep at the same time.
+            let live = "revoked IS NULL AND rotated_to IS NULL AND valid_until IS NOT NULL";
+            tx.execute(
+                &format!(
+                    "UPDATE tokens SET expiring_noted = $1 WHERE expiring_noted IS NULL AND {live}
+                     AND valid_until > $1 AND valid_until - $2 <= $1"
+                ),
+                &[&now, &warning_ms],
+            )
+            .await?;
+            tx.execute(
+                &format!(
+                    "UPDATE tokens SET expired_noted = $1 WHERE expired_noted IS NULL AND {live}
+                     AND valid_until <= $1"
+                ),
+                &[&now],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM events WHERE time < $1 AND (delivered IS NOT NULL OR $2)",
+                &[&forget_before, &undelivered_too],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn claim_events(&self, now: i64, limit: u32) -> Pending<'_, Vec<Event>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            // `SKIP LOCKED`: instances claiming at once take different events.
+            let rows = client
+                .query(
+                    "UPDATE events SET claimed_until = $1 + $2 WHERE id IN (
+                         SELECT id FROM events WHERE delivered IS NULL AND next_attempt <= $1
+                             AND (claimed_until IS NULL OR claimed_until <= $1)
+                         ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                     RETURNING id, kind, token_id, time, detail, attempts",
+                    &[&now, &CLAIM_MS, &i64::from(limit)],
+                )
+                .await?;
+            let mut events = rows
+                .iter()
+                .map(|row| {
+                    Ok(Event {
+                        id: row.try_get(0)?,
+                        kind: row.try_get(1)?,
+                        token_id: row.try_get(2)?,
+                        time: row.try_get(3)?,
+                        detail: row.try_get(4)?,
+                        attempts: i64::from(row.try_get::<_, i32>(5)?),
+                        label: None,
+                        user: None,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let ids: Vec<&str> = events.iter().map(|e| e.token_id.as_str()).collect();
+            let tokens = client
+                .query(
+                    "SELECT id, label, user_name FROM tokens WHERE id = ANY($1)",
+                    &[&ids],
+                )
+                .await?;
+            let mut named = std::collections::HashMap::new();
+            for row in &tokens {
+                named.insert(
+                    row.try_get::<_, String>(0)?,
+                    (
+                        row.try_get::<_, String>(1)?,
+                        row.try_get::<_, Option<String>>(2)?,
+                    ),
+                );
+            }
+            for event in &mut events {
+                if let Some((label, user)) = named.get(&event.token_id) {
+                    (event.label, event.user) = (Some(label.clone()), user.clone());
+                }
+            }
+            events.sort_by_key(|event| event.id);
+            Ok(events)
+        })
+    }
+
+    fn settle_event(&self, id: i64, settle: Settle) -> Pending<'_, ()> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let (column, at) = match settle {
+                Settle::Delivered(at) => ("delivered", at),
+                Settle::Retry(at) => ("next_attempt", at),
+            };
+            client
+                .execute(
+                    &format!(
+                        "UPDATE events SET {column} = $1, attempts = attempts + 1,
+                             claimed_until = NULL WHERE id = $2"
+                    ),
+                    &[&at, &id],
+                )
+                .await?;
+            Ok(())
         })
     }
 

@@ -21,6 +21,7 @@ use super::{
     digest_from,
 };
 use crate::audit::{self, Answer, AuditFilter, AuditRow, BlockingWriter, Param, Ration, Write};
+use crate::events::{CLAIM_MS, Event, Settle};
 use crate::index::{Lifecycle, Token};
 use crate::rate::RateLimiter;
 
@@ -137,12 +138,15 @@ const MIGRATIONS: &[&str] = &[
         revoked INTEGER
     );",
     // 6: the token lifecycle: rotation (successor, predecessor, end of the grace period,
-    // logged as a change so every index learns the end), uses left, and the last
-    // client addresses.
+    // logged as a change so every index learns the end), uses left, the last client
+    // addresses, and the events webhooks deliver: written by triggers, so each is in the
+    // transaction of the change that caused it (the outbox).
     "ALTER TABLE tokens ADD COLUMN rotated_from TEXT;
     ALTER TABLE tokens ADD COLUMN rotated_to TEXT;
     ALTER TABLE tokens ADD COLUMN retire_at INTEGER;
     ALTER TABLE tokens ADD COLUMN remaining_uses INTEGER;
+    ALTER TABLE tokens ADD COLUMN expiring_noted INTEGER;
+    ALTER TABLE tokens ADD COLUMN expired_noted INTEGER;
     CREATE TRIGGER tokens_rotated AFTER UPDATE OF retire_at ON tokens
         BEGIN INSERT INTO token_changes (token_id) VALUES (NEW.id); END;
     CREATE TABLE token_ips (
@@ -150,7 +154,43 @@ const MIGRATIONS: &[&str] = &[
         ip TEXT NOT NULL,
         last_seen INTEGER NOT NULL,
         PRIMARY KEY (token_id, ip)
-    ) WITHOUT ROWID;",
+    ) WITHOUT ROWID;
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        detail TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL DEFAULT 0,
+        claimed_until INTEGER,
+        delivered INTEGER
+    );
+    CREATE INDEX events_pending ON events (next_attempt) WHERE delivered IS NULL;
+    CREATE INDEX events_time ON events (time);
+    CREATE TRIGGER event_created AFTER INSERT ON tokens WHEN NEW.rotated_from IS NULL
+        BEGIN INSERT INTO events (kind, token_id, time)
+            VALUES ('token.created', NEW.id, NEW.date_created); END;
+    CREATE TRIGGER event_revoked AFTER UPDATE OF revoked ON tokens
+        WHEN OLD.revoked IS NULL AND NEW.revoked IS NOT NULL
+        BEGIN INSERT INTO events (kind, token_id, time)
+            VALUES ('token.revoked', NEW.id, NEW.revoked); END;
+    CREATE TRIGGER event_rotated AFTER UPDATE OF rotated_to ON tokens
+        WHEN OLD.rotated_to IS NULL AND NEW.rotated_to IS NOT NULL
+        BEGIN INSERT INTO events (kind, token_id, time, detail)
+            VALUES ('token.rotated', NEW.id,
+                CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), NEW.rotated_to); END;
+    CREATE TRIGGER event_expiring AFTER UPDATE OF expiring_noted ON tokens
+        WHEN OLD.expiring_noted IS NULL AND NEW.expiring_noted IS NOT NULL
+        BEGIN INSERT INTO events (kind, token_id, time, detail)
+            VALUES ('token.expiring', NEW.id, NEW.expiring_noted, NEW.valid_until); END;
+    CREATE TRIGGER event_expired AFTER UPDATE OF expired_noted ON tokens
+        WHEN OLD.expired_noted IS NULL AND NEW.expired_noted IS NOT NULL
+        BEGIN INSERT INTO events (kind, token_id, time, detail)
+            VALUES ('token.expired', NEW.id, NEW.expired_noted, NEW.valid_until); END;
+    CREATE TRIGGER event_new_ip AFTER INSERT ON token_ips
+        BEGIN INSERT INTO events (kind, token_id, time, detail)
+            VALUES ('token.new_ip', NEW.token_id, NEW.last_seen, NEW.ip); END;",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user, limit_to, ip, valid_until, \
@@ -571,6 +611,104 @@ impl Backend for Sqlite {
 
     fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>> {
         None
+    }
+
+    fn sweep_events(
+        &self,
+        now: i64,
+        warning_ms: i64,
+        forget_before: i64,
+        undelivered_too: bool,
+    ) -> Pending<'_, ()> {
+        self.blocking(move |conn| {
+            let tx = conn.unchecked_transaction()?;
+            let live = "revoked IS NULL AND rotated_to IS NULL AND valid_until IS NOT NULL";
+            tx.execute(
+                &format!(
+                    "UPDATE tokens SET expiring_noted = ?1 WHERE expiring_noted IS NULL AND {live}
+                     AND valid_until > ?1 AND valid_until - ?2 <= ?1"
+                ),
+                params![now, warning_ms],
+            )?;
+            tx.execute(
+                &format!(
+                    "UPDATE tokens SET expired_noted = ?1 WHERE expired_noted IS NULL AND {live}
+                     AND valid_until <= ?1"
+                ),
+                params![now],
+            )?;
+            tx.execute(
+                "DELETE FROM events WHERE time < ?1 AND (delivered IS NOT NULL OR ?2)",
+                params![forget_before, undelivered_too],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn claim_events(&self, now: i64, limit: u32) -> Pending<'_, Vec<Event>> {
+        self.blocking(move |conn| {
+            let tx = conn.unchecked_transaction()?;
+            let mut events = {
+                let mut claim = tx.prepare_cached(
+                    "UPDATE events SET claimed_until = ?1 + ?2 WHERE id IN (
+                         SELECT id FROM events WHERE delivered IS NULL AND next_attempt <= ?1
+                             AND (claimed_until IS NULL OR claimed_until <= ?1)
+                         ORDER BY id LIMIT ?3)
+                     RETURNING id, kind, token_id, time, detail, attempts",
+                )?;
+                let mut token =
+                    tx.prepare_cached("SELECT label, user FROM tokens WHERE id = ?1")?;
+                let claimed = claim
+                    .query_map(params![now, CLAIM_MS, limit], |row| {
+                        Ok(Event {
+                            id: row.get(0)?,
+                            kind: row.get(1)?,
+                            token_id: row.get(2)?,
+                            time: row.get(3)?,
+                            detail: row.get(4)?,
+                            attempts: row.get(5)?,
+                            label: None,
+                            user: None,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut events = Vec::with_capacity(claimed.len());
+                for mut event in claimed {
+                    if let Some((label, user)) = token
+                        .query_row(params![event.token_id], |row| {
+                            Ok((row.get(0)?, row.get(1)?))
+                        })
+                        .optional()?
+                    {
+                        (event.label, event.user) = (Some(label), user);
+                    }
+                    events.push(event);
+                }
+                events
+            };
+            tx.commit()?;
+            events.sort_by_key(|event| event.id);
+            Ok(events)
+        })
+    }
+
+    fn settle_event(&self, id: i64, settle: Settle) -> Pending<'_, ()> {
+        self.blocking(move |conn| {
+            match settle {
+                Settle::Delivered(at) => conn.execute(
+                    "UPDATE events SET delivered = ?1, attempts = attempts + 1,
+                         claimed_until = NULL WHERE id = ?2",
+                    params![at, id],
+                )?,
+                Settle::Retry(at) => conn.execute(
+                    "UPDATE events SET next_attempt = ?1, attempts = attempts + 1,
+                         claimed_until = NULL WHERE id = ?2",
+                    params![at, id],
+                )?,
+            };
+            Ok(())
+        })
     }
 }
 

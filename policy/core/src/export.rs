@@ -109,6 +109,9 @@ pub struct ExportedToken {
     /// Expiry, epoch ms.
     #[serde(default)]
     pub valid_until: Option<i64>,
+    /// A rotated token's end (its grace period's), epoch ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retire_at: Option<i64>,
 }
 
 /// A revoked token.
@@ -232,6 +235,7 @@ mod tests {
                 limit_to: String::new(),
                 ip: String::new(),
                 valid_until: None,
+                retire_at: None,
             }],
             revoked: Vec::new(),
         };

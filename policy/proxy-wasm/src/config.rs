@@ -353,6 +353,7 @@ fn tokens(
                 && known.limit_to == token.limit_to
                 && known.ip == token.ip
                 && known.valid_until == token.valid_until
+                && known.retire_at == token.retire_at
         }) {
             tokens.push(Rc::clone(same));
             continue;
@@ -366,6 +367,7 @@ fn tokens(
                 limit_to: token.limit_to,
                 ip: token.ip,
                 valid_until: token.valid_until,
+                retire_at: token.retire_at,
                 rules,
             })),
             Err(CompileError { limit_to, ip }) => {

@@ -23,6 +23,8 @@ pub struct Token {
     pub ip: String,
     /// Expiry, epoch ms.
     pub valid_until: Option<i64>,
+    /// A rotated token's end, epoch ms.
+    pub retire_at: Option<i64>,
     /// The compiled `limitTo` and `ip`.
     pub rules: Rules,
     /// Whether a line has a `[JsonData::…]` condition (the body is read first).
@@ -38,6 +40,9 @@ impl TokenView for Token {
     }
     fn valid_until(&self) -> Option<i64> {
         self.valid_until
+    }
+    fn retire_at(&self) -> Option<i64> {
+        self.retire_at
     }
     fn line(&self, n: u32) -> Option<&str> {
         stored_line(&self.limit_to, n)

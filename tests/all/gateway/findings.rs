@@ -473,6 +473,22 @@ impl Backend for Pausing {
     fn commit_audit(&self, batch: Vec<Write>) -> Pending<'_, Vec<Answer>> {
         self.inner.commit_audit(batch)
     }
+    fn sweep_events(
+        &self,
+        now: i64,
+        warning_ms: i64,
+        forget_before: i64,
+        undelivered_too: bool,
+    ) -> Pending<'_, ()> {
+        self.inner
+            .sweep_events(now, warning_ms, forget_before, undelivered_too)
+    }
+    fn claim_events(&self, now: i64, limit: u32) -> Pending<'_, Vec<tokengate::events::Event>> {
+        self.inner.claim_events(now, limit)
+    }
+    fn settle_event(&self, id: i64, settle: tokengate::events::Settle) -> Pending<'_, ()> {
+        self.inner.settle_event(id, settle)
+    }
     fn query_audit<'a>(&'a self, filter: &'a AuditFilter) -> Pending<'a, (Vec<AuditRow>, u64)> {
         self.inner.query_audit(filter)
     }

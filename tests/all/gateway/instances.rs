@@ -419,6 +419,62 @@ async fn a_quota_is_exact_across_instances_and_a_rotation_reaches_both() {
 }
 
 #[tokio::test]
+async fn each_event_is_delivered_by_one_instance() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let (seen, _receiver) = super::webhooks::receiver(listener, 0);
+    let (upstream, _task) = tokengate::demo::start_echo().await.expect("echo");
+    let extra = [
+        "--webhook-url",
+        &url,
+        "--webhook-secret",
+        super::webhooks::SECRET,
+    ];
+    let Some(pair) = Pair::start(upstream, &extra).await else {
+        return;
+    };
+    let store = pair.store().await;
+    let mut ids = vec![];
+    for n in 0..20 {
+        let (token, _) = store
+            .create(NewToken {
+                label: format!("t{n}"),
+                ..NewToken::default()
+            })
+            .await
+            .expect("token");
+        ids.push(token.id.clone());
+    }
+    within(
+        Duration::from_secs(15),
+        "every creation is delivered",
+        || async {
+            let delivered = seen.lock().expect("seen").deliveries.len();
+            // The admin token's creation too.
+            delivered > ids.len()
+        },
+    )
+    .await;
+    // Both instances poll every second; give a duplicate the time to show up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let seen = seen.lock().expect("seen");
+    let delivered: Vec<&str> = seen
+        .deliveries
+        .iter()
+        .filter_map(|d| d["id"].as_str())
+        .collect();
+    let distinct: std::collections::BTreeSet<&str> = delivered.iter().copied().collect();
+    assert_eq!(
+        delivered.len(),
+        distinct.len(),
+        "one delivery per event: {delivered:?}"
+    );
+    assert_eq!(distinct.len(), ids.len() + 1);
+}
+
+#[tokio::test]
 async fn killing_an_instance_under_load_loses_no_audit_record() {
     // The upstream records every request it receives.
     let (upstream, _task, received) = load::recording_upstream().await;

@@ -23,6 +23,7 @@ mod persistence;
 mod rules;
 mod slow_clients;
 mod tls;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
