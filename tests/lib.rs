@@ -84,6 +84,8 @@ pub struct DecisionInput {
     pub token_user: Option<String>,
     /// The token's expiry, epoch ms.
     pub valid_until: Option<i64>,
+    /// The token's start of validity, epoch ms.
+    pub valid_from: Option<i64>,
     /// The restriction lines as typed.
     pub limit_to: String,
     /// The IP rules as typed.
@@ -261,6 +263,7 @@ fn merge(defaults: &Sections, case: &Sections) -> Result<DecisionInput, serde_js
     let flat = serde_json::json!({
         "tokenUser": field(&token, "user"),
         "validUntil": field(&token, "validUntil"),
+        "validFrom": field(&token, "validFrom"),
         "limitTo": token.get("limitTo").cloned().unwrap_or_else(|| Value::from("")),
         "ip": token.get("ip").cloned().unwrap_or_else(|| Value::from("")),
         "scheme": field(&request, "scheme"),

@@ -107,6 +107,7 @@ function evaluateRequest(decide, rules, token, settings, request) {
   const tokenFacts = {
     user: optional(token.user),
     validUntil: token.validUntil === null ? undefined : BigInt(token.validUntil),
+    validFrom: token.validFrom === null || token.validFrom === undefined ? undefined : BigInt(token.validFrom),
   };
   const decision = rules.decide(tokenFacts, facts, { scope: settings.scope });
   const explain = rules.explain(facts);

@@ -12,7 +12,7 @@ function example(name, description, token, requests) {
     state: () => {
       const now = Date.now();
       return {
-        token: { limitTo: '', ip: '', user: 'admin', validUntil: null, ...token },
+        token: { limitTo: '', ip: '', user: 'admin', validUntil: null, validFrom: null, ...token },
         settings: { scope: 'rest', publicBase: BASE },
         requests: requests.map((request) => ({ ...defaultRequest(now), ...request })),
       };

@@ -32,6 +32,7 @@ const fields = {
   ip: byId('ip'),
   user: byId('token-user'),
   validUntil: byId('valid-until'),
+  validFrom: byId('valid-from'),
   scope: byId('scope'),
   publicBase: byId('public-base'),
 };
@@ -42,6 +43,7 @@ function fillFields() {
   fields.ip.value = state.token.ip;
   fields.user.value = state.token.user ?? '';
   fields.validUntil.value = msToInput(state.token.validUntil);
+  fields.validFrom.value = msToInput(state.token.validFrom);
   fields.scope.value = state.settings.scope;
   fields.publicBase.value = state.settings.publicBase;
   buildRequests();
@@ -277,6 +279,7 @@ function explainPart(details, explain) {
 const REASONS = {
   'method-not-allowed': 'the method is not one REST APIs use (GET HEAD POST PUT PATCH DELETE OPTIONS, exact case)',
   expired: 'the token has expired',
+  'not-yet-valid': 'the token is not valid yet (before its validFrom)',
   'missing-user': 'the Basic credential has no user name',
   'bad-user-name': 'the user name holds a control character or surrounding whitespace',
   'user-mismatch': 'the presented user is not the token’s user',
@@ -396,6 +399,7 @@ function bind() {
   token('ip', (v) => v);
   token('user', (v) => (v.trim() === '' ? null : v));
   token('validUntil', inputToMs);
+  token('validFrom', inputToMs);
   fields.scope.addEventListener('change', () => {
     state.settings.scope = fields.scope.value;
     changed();

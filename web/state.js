@@ -22,7 +22,7 @@ export function defaultRequest(now = Date.now()) {
 /** The state of a fresh playground. */
 export function defaultState(now = Date.now()) {
   return {
-    token: { limitTo: '', ip: '', user: 'admin', validUntil: null },
+    token: { limitTo: '', ip: '', user: 'admin', validUntil: null, validFrom: null },
     settings: { scope: 'rest', publicBase: 'https://wiki.example.com' },
     requests: [defaultRequest(now)],
   };
@@ -44,6 +44,7 @@ export function normalize(input) {
       ip: text(token.ip, ''),
       user: textOrNull(token.user, null),
       validUntil: msOrNull(token.validUntil, null),
+      validFrom: msOrNull(token.validFrom, null),
     },
     settings: {
       scope: settings.scope === 'extender' ? 'extender' : 'rest',

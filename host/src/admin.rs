@@ -173,6 +173,7 @@ pub fn token_json(row: &TokenRow, lifetime: &Lifetime, now: i64) -> Value {
         "rotatedTo": token.life.rotated_to,
         "retireAt": token.life.retire_at,
         "remainingUses": token.life.remaining_uses,
+        "validFrom": token.life.valid_from,
         "lastIps": last_ips,
     })
 }
@@ -311,6 +312,22 @@ pub async fn create(
     } else if let Some(problem) = lifetime.refuse_days(days) {
         problems.push(problem);
     }
+    let valid_from = match request.get("validFrom") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.as_i64().is_some_and(|ms| ms >= 0) => n.as_i64(),
+        Some(Value::String(text)) if text.trim().is_empty() => None,
+        Some(Value::String(text)) => match crate::cli::time::parse_instant(text) {
+            Ok(ms) => Some(ms),
+            Err(why) => {
+                problems.push(format!("validFrom: {why}"));
+                None
+            }
+        },
+        Some(_) => {
+            problems.push("validFrom must be epoch milliseconds or an RFC 3339 time".into());
+            None
+        }
+    };
     let remaining_uses = match whole_number(request, "remainingUses") {
         Ok(uses) => uses,
         Err(problem) => {
@@ -351,6 +368,7 @@ pub async fn create(
             value,
             created_by: Some(actor.to_owned()),
             remaining_uses,
+            valid_from,
         })
         .await;
     let (token, value) = match created {
@@ -374,6 +392,7 @@ pub async fn create(
             "hint": token.hint,
             "validUntil": token.valid_until,
             "remainingUses": token.life.remaining_uses,
+            "validFrom": token.life.valid_from,
         }),
         Some(action),
     ))

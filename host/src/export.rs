@@ -116,6 +116,7 @@ pub fn export(
                 ip: token.ip,
                 valid_until: token.valid_until,
                 retire_at: token.life.retire_at,
+                valid_from: token.life.valid_from,
             })
             .collect(),
         revoked: revoked

@@ -43,6 +43,9 @@ pub struct Token {
 /// Where a token stands in its life beyond its expiry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Lifecycle {
+    /// Start of validity, epoch ms (`validFrom`); before it the policy refuses the token
+    /// as `not-yet-valid`.
+    pub valid_from: Option<i64>,
     /// The token this one replaced (`tokenTools/rotate`).
     pub rotated_from: Option<String>,
     /// The token that replaced this one.
@@ -147,6 +150,9 @@ impl TokenView for Live {
     }
     fn retire_at(&self) -> Option<i64> {
         self.token.life.retire_at
+    }
+    fn valid_from(&self) -> Option<i64> {
+        self.token.life.valid_from
     }
     fn has_quota(&self) -> bool {
         self.token.life.remaining_uses.is_some()

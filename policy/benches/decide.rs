@@ -31,6 +31,7 @@ fn decide(c: &mut Criterion) {
     let token = TokenFacts {
         user: Some("admin".to_string()),
         valid_until: None,
+        valid_from: None,
     };
     let settings = Settings::default();
     let mut group = c.benchmark_group("decide");
@@ -128,6 +129,7 @@ fn hostile(c: &mut Criterion) {
     let token = TokenFacts {
         user: Some("admin".to_string()),
         valid_until: None,
+        valid_from: None,
     };
     let settings = Settings::default();
     let limit_to = hostile_limit_to();

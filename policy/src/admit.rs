@@ -87,6 +87,7 @@ mod tests {
         let token = TokenFacts {
             user: Some("alice".into()),
             valid_until: None,
+            valid_from: None,
         };
         let request = RawRequest {
             scheme: AuthScheme::Basic,

@@ -16,6 +16,8 @@ pub enum DenyReason {
     MethodNotAllowed,
     /// `now >= valid_until`.
     Expired,
+    /// `now < valid_from`.
+    NotYetValid,
     /// Basic credential with an empty user name.
     MissingUser,
     /// The presented user name (Basic) or the token's user (Bearer) breaks the rule of
@@ -39,6 +41,7 @@ impl DenyReason {
         match self {
             DenyReason::MethodNotAllowed => "method-not-allowed",
             DenyReason::Expired => "expired",
+            DenyReason::NotYetValid => "not-yet-valid",
             DenyReason::MissingUser => "missing-user",
             DenyReason::BadUserName => "bad-user-name",
             DenyReason::UserMismatch => "user-mismatch",
@@ -111,6 +114,17 @@ impl Rules {
                     "the method {:?} is not one REST APIs use ({})",
                     method_for_detail(&request.method),
                     REST_METHODS.join(" ")
+                ),
+            );
+        }
+        if let Some(valid_from) = token.valid_from
+            && request.now_ms < valid_from
+        {
+            return deny(
+                DenyReason::NotYetValid,
+                format!(
+                    "the token is valid from {valid_from} (now {})",
+                    request.now_ms
                 ),
             );
         }
@@ -274,6 +288,7 @@ mod tests {
         let token = TokenFacts {
             user: Some(String::new()),
             valid_until: None,
+            valid_from: None,
         };
         let r = rules("");
         let basic = request(AuthScheme::Basic, Some("bob"), "GET", "/rest/api");
@@ -332,6 +347,7 @@ mod tests {
         let bound = TokenFacts {
             user: Some("alice".to_string()),
             valid_until: None,
+            valid_from: None,
         };
         let r = rules("");
         for (token, presented) in [
@@ -365,6 +381,7 @@ mod tests {
         let token = TokenFacts {
             user: Some("admin ".to_string()),
             valid_until: None,
+            valid_from: None,
         };
         let req = request(AuthScheme::Bearer, None, "GET", "/rest/api");
         let text = detail(r.decide(&token, &req, &Settings::default()));

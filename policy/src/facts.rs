@@ -39,6 +39,8 @@ pub struct TokenFacts {
     pub user: Option<String>,
     /// Expiry in epoch milliseconds; `None` = never.
     pub valid_until: Option<i64>,
+    /// Start of validity in epoch milliseconds; `None` = from creation.
+    pub valid_from: Option<i64>,
 }
 
 /// What the host knows about the request.

@@ -123,6 +123,7 @@ fn arbitrary_texts_do_not_panic() {
     let token = TokenFacts {
         user: None,
         valid_until: Some(10),
+        valid_from: Some(1),
     };
     for _ in 0..3_000 {
         let (limit_to, ip, target, body) = (rng.text(), rng.text(), rng.text(), rng.text());

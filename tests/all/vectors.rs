@@ -29,6 +29,7 @@ impl Runner for Native {
         let token = native::TokenFacts {
             user: input.token_user.clone(),
             valid_until: input.valid_until,
+            valid_from: input.valid_from,
         };
         let request = native::RequestFacts {
             scheme: match input.scheme.as_str() {
@@ -134,6 +135,7 @@ impl Runner for Component {
                 &native::TokenFacts {
                     user: input.token_user.clone(),
                     valid_until: input.valid_until,
+                    valid_from: input.valid_from,
                 },
                 &native::RawRequest {
                     scheme,
@@ -168,6 +170,7 @@ impl Runner for Component {
         let token = wit::TokenFacts {
             user: input.token_user.clone(),
             valid_until: input.valid_until,
+            valid_from: input.valid_from,
         };
         let request = wit::RequestFacts {
             scheme: match input.scheme.as_str() {

@@ -30,11 +30,13 @@ fn decide(c: &mut Criterion) {
     let token = TokenFacts {
         user: Some("admin".into()),
         valid_until: None,
+        valid_from: None,
     };
     let settings = Settings { scope: Scope::Rest };
     let facts = native::TokenFacts {
         user: Some("admin".into()),
         valid_until: None,
+        valid_from: None,
     };
     let mut admit = c.benchmark_group("component-admit");
     for lines in [1usize, 10, 100] {

@@ -57,7 +57,11 @@ function decideCase(input) {
     clientIp: input.request.clientIp,
     nowMs: BigInt(input.request.now),
   };
-  const token = { user: opt(input.token.user), validUntil: optBig(input.token.validUntil) };
+  const token = {
+    user: opt(input.token.user),
+    validUntil: optBig(input.token.validUntil),
+    validFrom: optBig(input.token.validFrom),
+  };
   const decision = rules.decide(token, request, { scope: input.settings.scope });
   const explain = rules.explain(request).map((line) => ({
     line: line.line,

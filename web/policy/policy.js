@@ -3044,7 +3044,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
         fn: () => {
           try {
             
-            var ptr0 = realloc0(0, 0, 8, 136);
+            var ptr0 = realloc0(0, 0, 8, 152);
             
             var handle2 = this[symbolRscHandle];
             if (!handle2 || (handleTable0[(handle2 << 1) + 1] & T_FLAG) === 0) {
@@ -3053,7 +3053,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
             var handle1 = handleTable0[(handle2 << 1) + 1] & ~T_FLAG;
             
             dataView(memory0).setInt32(ptr0 + 0, handle1, true);
-            var {user: v3_0, validUntil: v3_1 } = arg1;
+            var {user: v3_0, validUntil: v3_1, validFrom: v3_2 } = arg1;
             var variant5 = v3_0;
             if (variant5 === null || variant5=== undefined) {
               dataView(memory0).setInt8(ptr0 + 8, 0, true);
@@ -3076,137 +3076,145 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
               dataView(memory0).setInt8(ptr0 + 24, 1, true);
               dataView(memory0).setBigInt64(ptr0 + 32, toInt64(e), true);
             }
-            var {scheme: v7_0, presentedUser: v7_1, method: v7_2, target: v7_3, body: v7_4, clientIp: v7_5, nowMs: v7_6 } = arg2;
-            var val8 = v7_0;
-            let enum8;
-            switch (val8) {
+            var variant7 = v3_2;
+            if (variant7 === null || variant7=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 40, 0, true);
+            } else {
+              const e = variant7;
+              dataView(memory0).setInt8(ptr0 + 40, 1, true);
+              dataView(memory0).setBigInt64(ptr0 + 48, toInt64(e), true);
+            }
+            var {scheme: v8_0, presentedUser: v8_1, method: v8_2, target: v8_3, body: v8_4, clientIp: v8_5, nowMs: v8_6 } = arg2;
+            var val9 = v8_0;
+            let enum9;
+            switch (val9) {
               case 'basic': {
-                enum8 = 0;
+                enum9 = 0;
                 break;
               }
               case 'bearer': {
-                enum8 = 1;
+                enum9 = 1;
                 break;
               }
               default: {
                 
-                throw new TypeError(`"${val8}" is not one of the cases of auth-scheme`);
+                throw new TypeError(`"${val9}" is not one of the cases of auth-scheme`);
               }
             }
-            dataView(memory0).setInt8(ptr0 + 40, enum8, true);
-            var variant10 = v7_1;
-            if (variant10 === null || variant10=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 44, 0, true);
+            dataView(memory0).setInt8(ptr0 + 56, enum9, true);
+            var variant11 = v8_1;
+            if (variant11 === null || variant11=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 60, 0, true);
             } else {
-              const e = variant10;
-              dataView(memory0).setInt8(ptr0 + 44, 1, true);
+              const e = variant11;
+              dataView(memory0).setInt8(ptr0 + 60, 1, true);
               
               var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr9= encodeRes.ptr;
-              var len9 = encodeRes.len;
+              var ptr10= encodeRes.ptr;
+              var len10 = encodeRes.len;
               
-              dataView(memory0).setUint32(ptr0 + 52, len9, true);
-              dataView(memory0).setUint32(ptr0 + 48, ptr9, true);
+              dataView(memory0).setUint32(ptr0 + 68, len10, true);
+              dataView(memory0).setUint32(ptr0 + 64, ptr10, true);
             }
             
-            var encodeRes = _utf8AllocateAndEncode(v7_2, realloc0, memory0);
-            var ptr11= encodeRes.ptr;
-            var len11 = encodeRes.len;
+            var encodeRes = _utf8AllocateAndEncode(v8_2, realloc0, memory0);
+            var ptr12= encodeRes.ptr;
+            var len12 = encodeRes.len;
             
-            dataView(memory0).setUint32(ptr0 + 60, len11, true);
-            dataView(memory0).setUint32(ptr0 + 56, ptr11, true);
-            var {path: v12_0, query: v12_1, queryPairs: v12_2, url: v12_3 } = v7_3;
+            dataView(memory0).setUint32(ptr0 + 76, len12, true);
+            dataView(memory0).setUint32(ptr0 + 72, ptr12, true);
+            var {path: v13_0, query: v13_1, queryPairs: v13_2, url: v13_3 } = v8_3;
             
-            var encodeRes = _utf8AllocateAndEncode(v12_0, realloc0, memory0);
-            var ptr13= encodeRes.ptr;
-            var len13 = encodeRes.len;
+            var encodeRes = _utf8AllocateAndEncode(v13_0, realloc0, memory0);
+            var ptr14= encodeRes.ptr;
+            var len14 = encodeRes.len;
             
-            dataView(memory0).setUint32(ptr0 + 68, len13, true);
-            dataView(memory0).setUint32(ptr0 + 64, ptr13, true);
-            var variant15 = v12_1;
-            if (variant15 === null || variant15=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 72, 0, true);
+            dataView(memory0).setUint32(ptr0 + 84, len14, true);
+            dataView(memory0).setUint32(ptr0 + 80, ptr14, true);
+            var variant16 = v13_1;
+            if (variant16 === null || variant16=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 88, 0, true);
             } else {
-              const e = variant15;
-              dataView(memory0).setInt8(ptr0 + 72, 1, true);
+              const e = variant16;
+              dataView(memory0).setInt8(ptr0 + 88, 1, true);
               
               var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr14= encodeRes.ptr;
-              var len14 = encodeRes.len;
+              var ptr15= encodeRes.ptr;
+              var len15 = encodeRes.len;
               
-              dataView(memory0).setUint32(ptr0 + 80, len14, true);
-              dataView(memory0).setUint32(ptr0 + 76, ptr14, true);
+              dataView(memory0).setUint32(ptr0 + 96, len15, true);
+              dataView(memory0).setUint32(ptr0 + 92, ptr15, true);
             }
-            var vec19 = v12_2;
-            var len19 = vec19.length;
-            var result19 = realloc0(0, 0, 4, len19 * 16);
-            for (let i = 0; i < vec19.length; i++) {
-              const e = vec19[i];
-              const base = result19 + i * 16;var [tuple16_0, tuple16_1] = e;
+            var vec20 = v13_2;
+            var len20 = vec20.length;
+            var result20 = realloc0(0, 0, 4, len20 * 16);
+            for (let i = 0; i < vec20.length; i++) {
+              const e = vec20[i];
+              const base = result20 + i * 16;var [tuple17_0, tuple17_1] = e;
               
-              var encodeRes = _utf8AllocateAndEncode(tuple16_0, realloc0, memory0);
-              var ptr17= encodeRes.ptr;
-              var len17 = encodeRes.len;
-              
-              dataView(memory0).setUint32(base + 4, len17, true);
-              dataView(memory0).setUint32(base + 0, ptr17, true);
-              
-              var encodeRes = _utf8AllocateAndEncode(tuple16_1, realloc0, memory0);
+              var encodeRes = _utf8AllocateAndEncode(tuple17_0, realloc0, memory0);
               var ptr18= encodeRes.ptr;
               var len18 = encodeRes.len;
               
-              dataView(memory0).setUint32(base + 12, len18, true);
-              dataView(memory0).setUint32(base + 8, ptr18, true);
+              dataView(memory0).setUint32(base + 4, len18, true);
+              dataView(memory0).setUint32(base + 0, ptr18, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(tuple17_1, realloc0, memory0);
+              var ptr19= encodeRes.ptr;
+              var len19 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 12, len19, true);
+              dataView(memory0).setUint32(base + 8, ptr19, true);
             }
-            dataView(memory0).setUint32(ptr0 + 88, len19, true);
-            dataView(memory0).setUint32(ptr0 + 84, result19, true);
+            dataView(memory0).setUint32(ptr0 + 104, len20, true);
+            dataView(memory0).setUint32(ptr0 + 100, result20, true);
             
-            var encodeRes = _utf8AllocateAndEncode(v12_3, realloc0, memory0);
-            var ptr20= encodeRes.ptr;
-            var len20 = encodeRes.len;
+            var encodeRes = _utf8AllocateAndEncode(v13_3, realloc0, memory0);
+            var ptr21= encodeRes.ptr;
+            var len21 = encodeRes.len;
             
-            dataView(memory0).setUint32(ptr0 + 96, len20, true);
-            dataView(memory0).setUint32(ptr0 + 92, ptr20, true);
-            var variant22 = v7_4;
-            if (variant22 === null || variant22=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 100, 0, true);
+            dataView(memory0).setUint32(ptr0 + 112, len21, true);
+            dataView(memory0).setUint32(ptr0 + 108, ptr21, true);
+            var variant23 = v8_4;
+            if (variant23 === null || variant23=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 116, 0, true);
             } else {
-              const e = variant22;
-              dataView(memory0).setInt8(ptr0 + 100, 1, true);
+              const e = variant23;
+              dataView(memory0).setInt8(ptr0 + 116, 1, true);
               
               var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr21= encodeRes.ptr;
-              var len21 = encodeRes.len;
+              var ptr22= encodeRes.ptr;
+              var len22 = encodeRes.len;
               
-              dataView(memory0).setUint32(ptr0 + 108, len21, true);
-              dataView(memory0).setUint32(ptr0 + 104, ptr21, true);
+              dataView(memory0).setUint32(ptr0 + 124, len22, true);
+              dataView(memory0).setUint32(ptr0 + 120, ptr22, true);
             }
             
-            var encodeRes = _utf8AllocateAndEncode(v7_5, realloc0, memory0);
-            var ptr23= encodeRes.ptr;
-            var len23 = encodeRes.len;
+            var encodeRes = _utf8AllocateAndEncode(v8_5, realloc0, memory0);
+            var ptr24= encodeRes.ptr;
+            var len24 = encodeRes.len;
             
-            dataView(memory0).setUint32(ptr0 + 116, len23, true);
-            dataView(memory0).setUint32(ptr0 + 112, ptr23, true);
-            dataView(memory0).setBigInt64(ptr0 + 120, toInt64(v7_6), true);
-            var {scope: v24_0 } = arg3;
-            var val25 = v24_0;
-            let enum25;
-            switch (val25) {
+            dataView(memory0).setUint32(ptr0 + 132, len24, true);
+            dataView(memory0).setUint32(ptr0 + 128, ptr24, true);
+            dataView(memory0).setBigInt64(ptr0 + 136, toInt64(v8_6), true);
+            var {scope: v25_0 } = arg3;
+            var val26 = v25_0;
+            let enum26;
+            switch (val26) {
               case 'rest': {
-                enum25 = 0;
+                enum26 = 0;
                 break;
               }
               case 'extender': {
-                enum25 = 1;
+                enum26 = 1;
                 break;
               }
               default: {
                 
-                throw new TypeError(`"${val25}" is not one of the cases of scope`);
+                throw new TypeError(`"${val26}" is not one of the cases of scope`);
               }
             }
-            dataView(memory0).setInt8(ptr0 + 128, enum25, true);
+            dataView(memory0).setInt8(ptr0 + 144, enum26, true);
             _debugLog('[iface="tokengate:policy/decide@0.1.0", function="[method]rules.decide"][Instruction::CallWasm] enter', {
               funcName: '[method]rules.decide',
               paramCount: 1,
@@ -3236,75 +3244,79 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
               
             }
             
-            let variant30;
+            let variant31;
             switch (dataView(memory0).getUint8(ret + 0, true)) {
               case 0: {
-                var ptr26 = dataView(memory0).getUint32(ret + 4, true);
-                var len26 = dataView(memory0).getUint32(ret + 8, true);
-                var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
-                let variant27;
+                var ptr27 = dataView(memory0).getUint32(ret + 4, true);
+                var len27 = dataView(memory0).getUint32(ret + 8, true);
+                var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                let variant28;
                 if (dataView(memory0).getUint8(ret + 12, true)) {
-                  variant27 = dataView(memory0).getInt32(ret + 16, true) >>> 0;
+                  variant28 = dataView(memory0).getInt32(ret + 16, true) >>> 0;
                 } else {
-                  variant27 = undefined;
+                  variant28 = undefined;
                 }
-                variant30= {
+                variant31= {
                   tag: 'allow',
                   val: {
-                    user: result26,
-                    line: variant27,
+                    user: result27,
+                    line: variant28,
                   }
                 };
                 break;
               }
               case 1: {
-                let enum28;
+                let enum29;
                 switch (dataView(memory0).getUint8(ret + 4, true)) {
                   case 0: {
-                    enum28 = 'method-not-allowed';
+                    enum29 = 'method-not-allowed';
                     break;
                   }
                   case 1: {
-                    enum28 = 'expired';
+                    enum29 = 'expired';
                     break;
                   }
                   case 2: {
-                    enum28 = 'missing-user';
+                    enum29 = 'not-yet-valid';
                     break;
                   }
                   case 3: {
-                    enum28 = 'bad-user-name';
+                    enum29 = 'missing-user';
                     break;
                   }
                   case 4: {
-                    enum28 = 'user-mismatch';
+                    enum29 = 'bad-user-name';
                     break;
                   }
                   case 5: {
-                    enum28 = 'bearer-needs-user';
+                    enum29 = 'user-mismatch';
                     break;
                   }
                   case 6: {
-                    enum28 = 'ip-not-allowed';
+                    enum29 = 'bearer-needs-user';
                     break;
                   }
                   case 7: {
-                    enum28 = 'out-of-scope';
+                    enum29 = 'ip-not-allowed';
                     break;
                   }
                   case 8: {
-                    enum28 = 'no-matching-rule';
+                    enum29 = 'out-of-scope';
+                    break;
+                  }
+                  case 9: {
+                    enum29 = 'no-matching-rule';
                     break;
                   }
                 }
-                var ptr29 = dataView(memory0).getUint32(ret + 8, true);
-                var len29 = dataView(memory0).getUint32(ret + 12, true);
-                var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
-                variant30= {
+                var ptr30 = dataView(memory0).getUint32(ret + 8, true);
+                var len30 = dataView(memory0).getUint32(ret + 12, true);
+                var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                variant31= {
                   tag: 'deny',
                   val: {
-                    reason: enum28,
-                    detail: result29,
+                    reason: enum29,
+                    detail: result30,
                   }
                 };
                 break;
@@ -3316,8 +3328,8 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
               async: false,
               postReturn: true
             });
-            task.resolve([variant30]);
-            const retCopy = variant30;
+            task.resolve([variant31]);
+            const retCopy = variant31;
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
@@ -3374,7 +3386,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
         fn: () => {
           try {
             
-            var ptr0 = realloc0(0, 0, 8, 120);
+            var ptr0 = realloc0(0, 0, 8, 136);
             
             var handle2 = this[symbolRscHandle];
             if (!handle2 || (handleTable0[(handle2 << 1) + 1] & T_FLAG) === 0) {
@@ -3383,7 +3395,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
             var handle1 = handleTable0[(handle2 << 1) + 1] & ~T_FLAG;
             
             dataView(memory0).setInt32(ptr0 + 0, handle1, true);
-            var {user: v3_0, validUntil: v3_1 } = arg1;
+            var {user: v3_0, validUntil: v3_1, validFrom: v3_2 } = arg1;
             var variant5 = v3_0;
             if (variant5 === null || variant5=== undefined) {
               dataView(memory0).setInt8(ptr0 + 8, 0, true);
@@ -3406,99 +3418,107 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
               dataView(memory0).setInt8(ptr0 + 24, 1, true);
               dataView(memory0).setBigInt64(ptr0 + 32, toInt64(e), true);
             }
-            var {scheme: v7_0, presentedUser: v7_1, method: v7_2, target: v7_3, body: v7_4, clientIp: v7_5, nowMs: v7_6 } = arg2;
-            var val8 = v7_0;
-            let enum8;
-            switch (val8) {
+            var variant7 = v3_2;
+            if (variant7 === null || variant7=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 40, 0, true);
+            } else {
+              const e = variant7;
+              dataView(memory0).setInt8(ptr0 + 40, 1, true);
+              dataView(memory0).setBigInt64(ptr0 + 48, toInt64(e), true);
+            }
+            var {scheme: v8_0, presentedUser: v8_1, method: v8_2, target: v8_3, body: v8_4, clientIp: v8_5, nowMs: v8_6 } = arg2;
+            var val9 = v8_0;
+            let enum9;
+            switch (val9) {
               case 'basic': {
-                enum8 = 0;
+                enum9 = 0;
                 break;
               }
               case 'bearer': {
-                enum8 = 1;
+                enum9 = 1;
                 break;
               }
               default: {
                 
-                throw new TypeError(`"${val8}" is not one of the cases of auth-scheme`);
+                throw new TypeError(`"${val9}" is not one of the cases of auth-scheme`);
               }
             }
-            dataView(memory0).setInt8(ptr0 + 40, enum8, true);
-            var variant10 = v7_1;
-            if (variant10 === null || variant10=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 44, 0, true);
+            dataView(memory0).setInt8(ptr0 + 56, enum9, true);
+            var variant11 = v8_1;
+            if (variant11 === null || variant11=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 60, 0, true);
             } else {
-              const e = variant10;
-              dataView(memory0).setInt8(ptr0 + 44, 1, true);
+              const e = variant11;
+              dataView(memory0).setInt8(ptr0 + 60, 1, true);
               
               var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr9= encodeRes.ptr;
-              var len9 = encodeRes.len;
+              var ptr10= encodeRes.ptr;
+              var len10 = encodeRes.len;
               
-              dataView(memory0).setUint32(ptr0 + 52, len9, true);
-              dataView(memory0).setUint32(ptr0 + 48, ptr9, true);
+              dataView(memory0).setUint32(ptr0 + 68, len10, true);
+              dataView(memory0).setUint32(ptr0 + 64, ptr10, true);
             }
             
-            var encodeRes = _utf8AllocateAndEncode(v7_2, realloc0, memory0);
-            var ptr11= encodeRes.ptr;
-            var len11 = encodeRes.len;
-            
-            dataView(memory0).setUint32(ptr0 + 60, len11, true);
-            dataView(memory0).setUint32(ptr0 + 56, ptr11, true);
-            
-            var encodeRes = _utf8AllocateAndEncode(v7_3, realloc0, memory0);
+            var encodeRes = _utf8AllocateAndEncode(v8_2, realloc0, memory0);
             var ptr12= encodeRes.ptr;
             var len12 = encodeRes.len;
             
-            dataView(memory0).setUint32(ptr0 + 68, len12, true);
-            dataView(memory0).setUint32(ptr0 + 64, ptr12, true);
-            var variant14 = v7_4;
-            if (variant14 === null || variant14=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 72, 0, true);
+            dataView(memory0).setUint32(ptr0 + 76, len12, true);
+            dataView(memory0).setUint32(ptr0 + 72, ptr12, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v8_3, realloc0, memory0);
+            var ptr13= encodeRes.ptr;
+            var len13 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 84, len13, true);
+            dataView(memory0).setUint32(ptr0 + 80, ptr13, true);
+            var variant15 = v8_4;
+            if (variant15 === null || variant15=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 88, 0, true);
             } else {
-              const e = variant14;
-              dataView(memory0).setInt8(ptr0 + 72, 1, true);
+              const e = variant15;
+              dataView(memory0).setInt8(ptr0 + 88, 1, true);
               
               var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr13= encodeRes.ptr;
-              var len13 = encodeRes.len;
+              var ptr14= encodeRes.ptr;
+              var len14 = encodeRes.len;
               
-              dataView(memory0).setUint32(ptr0 + 80, len13, true);
-              dataView(memory0).setUint32(ptr0 + 76, ptr13, true);
+              dataView(memory0).setUint32(ptr0 + 96, len14, true);
+              dataView(memory0).setUint32(ptr0 + 92, ptr14, true);
             }
             
-            var encodeRes = _utf8AllocateAndEncode(v7_5, realloc0, memory0);
-            var ptr15= encodeRes.ptr;
-            var len15 = encodeRes.len;
+            var encodeRes = _utf8AllocateAndEncode(v8_5, realloc0, memory0);
+            var ptr16= encodeRes.ptr;
+            var len16 = encodeRes.len;
             
-            dataView(memory0).setUint32(ptr0 + 88, len15, true);
-            dataView(memory0).setUint32(ptr0 + 84, ptr15, true);
-            dataView(memory0).setBigInt64(ptr0 + 96, toInt64(v7_6), true);
-            var {scope: v16_0 } = arg3;
-            var val17 = v16_0;
-            let enum17;
-            switch (val17) {
+            dataView(memory0).setUint32(ptr0 + 104, len16, true);
+            dataView(memory0).setUint32(ptr0 + 100, ptr16, true);
+            dataView(memory0).setBigInt64(ptr0 + 112, toInt64(v8_6), true);
+            var {scope: v17_0 } = arg3;
+            var val18 = v17_0;
+            let enum18;
+            switch (val18) {
               case 'rest': {
-                enum17 = 0;
+                enum18 = 0;
                 break;
               }
               case 'extender': {
-                enum17 = 1;
+                enum18 = 1;
                 break;
               }
               default: {
                 
-                throw new TypeError(`"${val17}" is not one of the cases of scope`);
+                throw new TypeError(`"${val18}" is not one of the cases of scope`);
               }
             }
-            dataView(memory0).setInt8(ptr0 + 104, enum17, true);
+            dataView(memory0).setInt8(ptr0 + 120, enum18, true);
             
             var encodeRes = _utf8AllocateAndEncode(arg4, realloc0, memory0);
-            var ptr18= encodeRes.ptr;
-            var len18 = encodeRes.len;
+            var ptr19= encodeRes.ptr;
+            var len19 = encodeRes.len;
             
-            dataView(memory0).setUint32(ptr0 + 112, len18, true);
-            dataView(memory0).setUint32(ptr0 + 108, ptr18, true);
+            dataView(memory0).setUint32(ptr0 + 128, len19, true);
+            dataView(memory0).setUint32(ptr0 + 124, ptr19, true);
             _debugLog('[iface="tokengate:policy/decide@0.1.0", function="[method]rules.admit"][Instruction::CallWasm] enter', {
               funcName: '[method]rules.admit',
               paramCount: 1,
@@ -3528,154 +3548,158 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
               
             }
             
-            let variant29;
+            let variant30;
             if (dataView(memory0).getUint8(ret + 0, true)) {
-              let enum27;
+              let enum28;
               switch (dataView(memory0).getUint8(ret + 4, true)) {
                 case 0: {
-                  enum27 = 'not-origin-form';
+                  enum28 = 'not-origin-form';
                   break;
                 }
                 case 1: {
-                  enum27 = 'non-ascii';
+                  enum28 = 'non-ascii';
                   break;
                 }
                 case 2: {
-                  enum27 = 'bad-escape';
+                  enum28 = 'bad-escape';
                   break;
                 }
                 case 3: {
-                  enum27 = 'encoded-slash';
+                  enum28 = 'encoded-slash';
                   break;
                 }
                 case 4: {
-                  enum27 = 'backslash';
+                  enum28 = 'backslash';
                   break;
                 }
                 case 5: {
-                  enum27 = 'encoded-dot-segment';
+                  enum28 = 'encoded-dot-segment';
                   break;
                 }
                 case 6: {
-                  enum27 = 'above-root';
+                  enum28 = 'above-root';
                   break;
                 }
                 case 7: {
-                  enum27 = 'path-parameter';
+                  enum28 = 'path-parameter';
                   break;
                 }
                 case 8: {
-                  enum27 = 'empty-segment';
+                  enum28 = 'empty-segment';
                   break;
                 }
                 case 9: {
-                  enum27 = 'too-long';
+                  enum28 = 'too-long';
                   break;
                 }
               }
-              var ptr28 = dataView(memory0).getUint32(ret + 8, true);
-              var len28 = dataView(memory0).getUint32(ret + 12, true);
-              var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
-              variant29= {
+              var ptr29 = dataView(memory0).getUint32(ret + 8, true);
+              var len29 = dataView(memory0).getUint32(ret + 12, true);
+              var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+              variant30= {
                 tag: 'err',
                 val: {
-                  reason: enum27,
-                  detail: result28,
+                  reason: enum28,
+                  detail: result29,
                 }
               };
             } else {
-              var ptr19 = dataView(memory0).getUint32(ret + 4, true);
-              var len19 = dataView(memory0).getUint32(ret + 8, true);
-              var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-              let variant21;
+              var ptr20 = dataView(memory0).getUint32(ret + 4, true);
+              var len20 = dataView(memory0).getUint32(ret + 8, true);
+              var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+              let variant22;
               if (dataView(memory0).getUint8(ret + 12, true)) {
-                var ptr20 = dataView(memory0).getUint32(ret + 16, true);
-                var len20 = dataView(memory0).getUint32(ret + 20, true);
-                var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                variant21 = result20;
+                var ptr21 = dataView(memory0).getUint32(ret + 16, true);
+                var len21 = dataView(memory0).getUint32(ret + 20, true);
+                var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                variant22 = result21;
               } else {
-                variant21 = undefined;
+                variant22 = undefined;
               }
-              let variant26;
+              let variant27;
               switch (dataView(memory0).getUint8(ret + 24, true)) {
                 case 0: {
-                  var ptr22 = dataView(memory0).getUint32(ret + 28, true);
-                  var len22 = dataView(memory0).getUint32(ret + 32, true);
-                  var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-                  let variant23;
+                  var ptr23 = dataView(memory0).getUint32(ret + 28, true);
+                  var len23 = dataView(memory0).getUint32(ret + 32, true);
+                  var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                  let variant24;
                   if (dataView(memory0).getUint8(ret + 36, true)) {
-                    variant23 = dataView(memory0).getInt32(ret + 40, true) >>> 0;
+                    variant24 = dataView(memory0).getInt32(ret + 40, true) >>> 0;
                   } else {
-                    variant23 = undefined;
+                    variant24 = undefined;
                   }
-                  variant26= {
+                  variant27= {
                     tag: 'allow',
                     val: {
-                      user: result22,
-                      line: variant23,
+                      user: result23,
+                      line: variant24,
                     }
                   };
                   break;
                 }
                 case 1: {
-                  let enum24;
+                  let enum25;
                   switch (dataView(memory0).getUint8(ret + 28, true)) {
                     case 0: {
-                      enum24 = 'method-not-allowed';
+                      enum25 = 'method-not-allowed';
                       break;
                     }
                     case 1: {
-                      enum24 = 'expired';
+                      enum25 = 'expired';
                       break;
                     }
                     case 2: {
-                      enum24 = 'missing-user';
+                      enum25 = 'not-yet-valid';
                       break;
                     }
                     case 3: {
-                      enum24 = 'bad-user-name';
+                      enum25 = 'missing-user';
                       break;
                     }
                     case 4: {
-                      enum24 = 'user-mismatch';
+                      enum25 = 'bad-user-name';
                       break;
                     }
                     case 5: {
-                      enum24 = 'bearer-needs-user';
+                      enum25 = 'user-mismatch';
                       break;
                     }
                     case 6: {
-                      enum24 = 'ip-not-allowed';
+                      enum25 = 'bearer-needs-user';
                       break;
                     }
                     case 7: {
-                      enum24 = 'out-of-scope';
+                      enum25 = 'ip-not-allowed';
                       break;
                     }
                     case 8: {
-                      enum24 = 'no-matching-rule';
+                      enum25 = 'out-of-scope';
+                      break;
+                    }
+                    case 9: {
+                      enum25 = 'no-matching-rule';
                       break;
                     }
                   }
-                  var ptr25 = dataView(memory0).getUint32(ret + 32, true);
-                  var len25 = dataView(memory0).getUint32(ret + 36, true);
-                  var result25 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr25, len25));
-                  variant26= {
+                  var ptr26 = dataView(memory0).getUint32(ret + 32, true);
+                  var len26 = dataView(memory0).getUint32(ret + 36, true);
+                  var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                  variant27= {
                     tag: 'deny',
                     val: {
-                      reason: enum24,
-                      detail: result25,
+                      reason: enum25,
+                      detail: result26,
                     }
                   };
                   break;
                 }
               }
-              variant29= {
+              variant30= {
                 tag: 'ok',
                 val: {
-                  path: result19,
-                  query: variant21,
-                  decision: variant26,
+                  path: result20,
+                  query: variant22,
+                  decision: variant27,
                 }
               };
             }
@@ -3685,7 +3709,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
               async: false,
               postReturn: true
             });
-            const retCopy = variant29;
+            const retCopy = variant30;
             task.resolve([retCopy.val]);
             
             let cstate = getOrCreateAsyncState(0);

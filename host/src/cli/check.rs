@@ -97,6 +97,7 @@ pub(super) async fn run(args: CheckArgs) -> Result<()> {
                 TokenFacts {
                     user: token.user.clone(),
                     valid_until: token.valid_until,
+                    valid_from: token.life.valid_from,
                 },
             )
         }
@@ -117,6 +118,7 @@ pub(super) async fn run(args: CheckArgs) -> Result<()> {
                 TokenFacts {
                     user: args.user.clone(),
                     valid_until: None,
+                    valid_from: None,
                 },
             )
         }

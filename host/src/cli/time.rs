@@ -38,6 +38,19 @@ pub fn parse(text: &str, now_ms: i64) -> Result<i64, String> {
     rfc3339(text).map_err(|why| format!("{}: {why}", bad()))
 }
 
+/// An instant given by a caller (the admin API's `validFrom`): an RFC 3339 time or date,
+/// or epoch milliseconds; nothing relative.
+pub fn parse_instant(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .map_err(|_| format!("`{text}` is too large for epoch milliseconds"));
+    }
+    rfc3339(text)
+        .map_err(|why| format!("`{text}` is not an RFC 3339 time or epoch milliseconds: {why}"))
+}
+
 /// `1h30m` → 5,400,000; `None` unless the whole text is number–unit pairs.
 fn duration_ms(text: &str) -> Option<i64> {
     let mut rest = text;

@@ -59,6 +59,9 @@ pub struct CreateArgs {
     /// Allow this many uses (allowed requests), then refuse with 403 (default: unlimited).
     #[arg(long)]
     pub remaining_uses: Option<u64>,
+    /// Refuse the token before this time (an RFC 3339 time, a date or epoch ms).
+    #[arg(long, value_name = "TIME", value_parser = super::time::parse_instant)]
+    pub valid_from: Option<i64>,
     /// Lifetime rules (as `serve` takes them).
     #[command(flatten)]
     pub lifetime: Lifetime,
@@ -137,6 +140,7 @@ async fn create(args: CreateArgs) -> Result<()> {
         "daysUntilExpiry": args.days,
         "token": args.token,
         "remainingUses": args.remaining_uses,
+        "validFrom": args.valid_from,
     });
     let created = admin::create(&store, &policy, &args.lifetime, &request, &cli_actor()).await;
     let (answer, action) = match created {

@@ -362,6 +362,7 @@ impl From<&native::TokenFacts> for TokenFacts {
         Self {
             user: token.user.clone(),
             valid_until: token.valid_until,
+            valid_from: token.valid_from,
         }
     }
 }
@@ -435,6 +436,7 @@ impl From<DenyReason> for native::DenyReason {
     fn from(reason: DenyReason) -> Self {
         match reason {
             DenyReason::Expired => Self::Expired,
+            DenyReason::NotYetValid => Self::NotYetValid,
             DenyReason::MissingUser => Self::MissingUser,
             DenyReason::UserMismatch => Self::UserMismatch,
             DenyReason::BearerNeedsUser => Self::BearerNeedsUser,

@@ -172,6 +172,8 @@ pub struct NewToken {
     pub created_by: Option<String>,
     /// Uses allowed; `None` = unlimited.
     pub remaining_uses: Option<i64>,
+    /// Start of validity, epoch ms.
+    pub valid_from: Option<i64>,
 }
 
 /// A token as listed by `get`: the stored fields plus use counts.
@@ -216,6 +218,7 @@ pub fn rotated_copy(old: &Token, new: Token) -> Token {
         ip: old.ip.clone(),
         valid_until: old.valid_until,
         life: crate::index::Lifecycle {
+            valid_from: old.life.valid_from,
             rotated_from: Some(old.id.clone()),
             rotated_to: None,
             retire_at: None,
@@ -448,6 +451,7 @@ impl Store {
             created_by: new.created_by,
             life: crate::index::Lifecycle {
                 remaining_uses: new.remaining_uses,
+                valid_from: new.valid_from,
                 ..Default::default()
             },
         };

@@ -172,7 +172,8 @@ const MIGRATIONS: &[&str] = &[
     // client addresses.
     "ALTER TABLE tokens ADD COLUMN rotated_from TEXT, ADD COLUMN rotated_to TEXT,
         ADD COLUMN retire_at BIGINT, ADD COLUMN remaining_uses BIGINT,
-        ADD COLUMN expiring_noted BIGINT, ADD COLUMN expired_noted BIGINT;
+        ADD COLUMN expiring_noted BIGINT, ADD COLUMN expired_noted BIGINT,
+        ADD COLUMN valid_from BIGINT;
     CREATE TRIGGER tokens_rotated AFTER UPDATE OF retire_at ON tokens
         FOR EACH ROW EXECUTE FUNCTION tokengate_token_changed();
     CREATE TABLE token_ips (
@@ -241,7 +242,7 @@ const MIGRATIONS: &[&str] = &[
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user_name, limit_to, ip, valid_until, \
                              date_created, created_by, counter, last_used, last_ip, revoked, \
-                             rotated_from, rotated_to, retire_at, remaining_uses";
+                             rotated_from, rotated_to, retire_at, remaining_uses, valid_from";
 
 /// The tokens as read (`t`, in [`TOKEN_COLUMNS`] order): the counter and last use
 /// include the uses not folded yet.
@@ -249,7 +250,7 @@ const TOKEN_READ: &str = "SELECT t.id, t.digest, t.hint, t.label, t.user_name, t
         t.valid_until, t.date_created, t.created_by, t.counter + COALESCE(u.uses, 0),
         CASE WHEN u.last_used >= COALESCE(t.last_used, 0) THEN u.last_used ELSE t.last_used END,
         CASE WHEN u.last_used >= COALESCE(t.last_used, 0) THEN u.last_ip ELSE t.last_ip END,
-        t.revoked, t.rotated_from, t.rotated_to, t.retire_at, t.remaining_uses
+        t.revoked, t.rotated_from, t.rotated_to, t.retire_at, t.remaining_uses, t.valid_from
     FROM tokens t LEFT JOIN LATERAL (
         SELECT SUM(d.uses)::BIGINT AS uses, MAX(d.last_used) AS last_used,
             (ARRAY_AGG(d.last_ip ORDER BY d.last_used DESC, d.id DESC))[1] AS last_ip
@@ -440,13 +441,13 @@ impl Postgres {
             .prepare(&format!(
                 "INSERT INTO tokens ({TOKEN_COLUMNS})
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                     $16, $17, $18)"
+                     $16, $17, $18, $19)"
             ))
             .await?;
         let (rows, _) = source.list(0, u64::MAX, true).await?;
         for row in &rows {
             let t = &row.token;
-            let params: [&(dyn ToSql + Sync); 18] = [
+            let params: [&(dyn ToSql + Sync); 19] = [
                 &t.id,
                 &&t.digest[..],
                 &t.hint,
@@ -465,6 +466,7 @@ impl Postgres {
                 &t.life.rotated_to,
                 &t.life.retire_at,
                 &t.life.remaining_uses,
+                &t.life.valid_from,
             ];
             tx.execute(&insert_token, &params).await?;
         }
@@ -1314,8 +1316,8 @@ async fn insert_token(client: &impl GenericClient, token: &Token) -> Result<(), 
     let inserted = client
         .execute(
             "INSERT INTO tokens (id, digest, hint, label, user_name, limit_to, ip,
-                 valid_until, date_created, created_by, rotated_from, remaining_uses)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 valid_until, date_created, created_by, rotated_from, remaining_uses, valid_from)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             &[
                 &token.id,
                 &&token.digest[..],
@@ -1329,6 +1331,7 @@ async fn insert_token(client: &impl GenericClient, token: &Token) -> Result<(), 
                 &token.created_by,
                 &token.life.rotated_from,
                 &token.life.remaining_uses,
+                &token.life.valid_from,
             ],
         )
         .await;
@@ -1385,6 +1388,7 @@ fn token_from_row(row: &Row) -> Result<Token, StoreError> {
             rotated_to: row.try_get(15)?,
             retire_at: row.try_get(16)?,
             remaining_uses: row.try_get(17)?,
+            valid_from: row.try_get(18)?,
         },
     })
 }

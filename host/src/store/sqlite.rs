@@ -147,6 +147,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE tokens ADD COLUMN remaining_uses INTEGER;
     ALTER TABLE tokens ADD COLUMN expiring_noted INTEGER;
     ALTER TABLE tokens ADD COLUMN expired_noted INTEGER;
+    ALTER TABLE tokens ADD COLUMN valid_from INTEGER;
     CREATE TRIGGER tokens_rotated AFTER UPDATE OF retire_at ON tokens
         BEGIN INSERT INTO token_changes (token_id) VALUES (NEW.id); END;
     CREATE TABLE token_ips (
@@ -195,7 +196,7 @@ const MIGRATIONS: &[&str] = &[
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user, limit_to, ip, valid_until, \
                              date_created, created_by, counter, last_used, last_ip, revoked, \
-                             rotated_from, rotated_to, retire_at, remaining_uses";
+                             rotated_from, rotated_to, retire_at, remaining_uses, valid_from";
 
 /// The SQLite file, opened.
 pub struct Sqlite {
@@ -900,8 +901,8 @@ fn where_clause(filter: &AuditFilter) -> (String, Vec<rusqlite::types::Value>) {
 fn insert_token(conn: &Connection, token: &Token) -> Result<(), StoreError> {
     let inserted = conn.execute(
         "INSERT INTO tokens (id, digest, hint, label, user, limit_to, ip, valid_until,
-             date_created, created_by, rotated_from, remaining_uses)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             date_created, created_by, rotated_from, remaining_uses, valid_from)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             token.id,
             &token.digest[..],
@@ -914,7 +915,8 @@ fn insert_token(conn: &Connection, token: &Token) -> Result<(), StoreError> {
             token.date_created,
             token.created_by,
             token.life.rotated_from,
-            token.life.remaining_uses
+            token.life.remaining_uses,
+            token.life.valid_from
         ],
     );
     match inserted {
@@ -974,6 +976,7 @@ fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
             rotated_to: row.get(15)?,
             retire_at: row.get(16)?,
             remaining_uses: row.get(17)?,
+            valid_from: row.get(18)?,
         },
     })
 }

@@ -155,6 +155,7 @@ fn from_wit_token(token: wit::TokenFacts) -> policy::TokenFacts {
     policy::TokenFacts {
         user: token.user,
         valid_until: token.valid_until,
+        valid_from: token.valid_from,
     }
 }
 
@@ -227,6 +228,7 @@ fn deny_reason(r: policy::DenyReason) -> wit::DenyReason {
     match r {
         P::MethodNotAllowed => W::MethodNotAllowed,
         P::Expired => W::Expired,
+        P::NotYetValid => W::NotYetValid,
         P::MissingUser => W::MissingUser,
         P::BadUserName => W::BadUserName,
         P::UserMismatch => W::UserMismatch,

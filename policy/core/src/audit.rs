@@ -148,6 +148,7 @@ impl Reason {
         Self::AuthRateLimited,
         Self::Denied(DenyReason::MethodNotAllowed),
         Self::Denied(DenyReason::Expired),
+        Self::Denied(DenyReason::NotYetValid),
         Self::Denied(DenyReason::MissingUser),
         Self::Denied(DenyReason::BadUserName),
         Self::Denied(DenyReason::UserMismatch),

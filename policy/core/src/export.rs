@@ -112,6 +112,9 @@ pub struct ExportedToken {
     /// A rotated token's end (its grace period's), epoch ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retire_at: Option<i64>,
+    /// Start of validity, epoch ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<i64>,
 }
 
 /// A revoked token.
@@ -236,6 +239,7 @@ mod tests {
                 ip: String::new(),
                 valid_until: None,
                 retire_at: None,
+                valid_from: None,
             }],
             revoked: Vec::new(),
         };

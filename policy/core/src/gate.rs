@@ -330,6 +330,7 @@ impl<T: TokenView> Session<T> {
         TokenFacts {
             user: self.token.user().map(str::to_owned),
             valid_until: self.token.valid_until(),
+            valid_from: self.token.valid_from(),
         }
     }
 
@@ -433,6 +434,7 @@ impl<T> Admitted<T> {
 pub fn refusal_of(reason: DenyReason) -> Refusal {
     match reason {
         DenyReason::Expired
+        | DenyReason::NotYetValid
         | DenyReason::MissingUser
         | DenyReason::UserMismatch
         | DenyReason::BearerNeedsUser

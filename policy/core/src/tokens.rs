@@ -15,6 +15,10 @@ pub trait TokenView {
     fn user(&self) -> Option<&str>;
     /// Expiry, epoch ms; `None` = never.
     fn valid_until(&self) -> Option<i64>;
+    /// Start of validity, epoch ms; `None` = from creation.
+    fn valid_from(&self) -> Option<i64> {
+        None
+    }
     /// Restriction line `n` (1-based) as stored, for the audit record.
     fn line(&self, n: u32) -> Option<&str>;
     /// The end of a rotated token's grace period, epoch ms: from then on its value is
@@ -41,6 +45,9 @@ macro_rules! view_through {
             }
             fn valid_until(&self) -> Option<i64> {
                 (**self).valid_until()
+            }
+            fn valid_from(&self) -> Option<i64> {
+                (**self).valid_from()
             }
             fn line(&self, n: u32) -> Option<&str> {
                 (**self).line(n)

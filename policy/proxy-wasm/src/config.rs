@@ -354,6 +354,7 @@ fn tokens(
                 && known.ip == token.ip
                 && known.valid_until == token.valid_until
                 && known.retire_at == token.retire_at
+                && known.valid_from == token.valid_from
         }) {
             tokens.push(Rc::clone(same));
             continue;
@@ -368,6 +369,7 @@ fn tokens(
                 ip: token.ip,
                 valid_until: token.valid_until,
                 retire_at: token.retire_at,
+                valid_from: token.valid_from,
                 rules,
             })),
             Err(CompileError { limit_to, ip }) => {

@@ -25,6 +25,8 @@ pub struct Token {
     pub valid_until: Option<i64>,
     /// A rotated token's end, epoch ms.
     pub retire_at: Option<i64>,
+    /// Start of validity, epoch ms.
+    pub valid_from: Option<i64>,
     /// The compiled `limitTo` and `ip`.
     pub rules: Rules,
     /// Whether a line has a `[JsonData::…]` condition (the body is read first).
@@ -43,6 +45,9 @@ impl TokenView for Token {
     }
     fn retire_at(&self) -> Option<i64> {
         self.retire_at
+    }
+    fn valid_from(&self) -> Option<i64> {
+        self.valid_from
     }
     fn line(&self, n: u32) -> Option<&str> {
         stored_line(&self.limit_to, n)

@@ -310,3 +310,52 @@ async fn get_shows_the_last_five_client_addresses() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_token_is_refused_before_its_valid_from() {
+    let clock = tokengate::Clock::default();
+    let h = Harness::start(|config| config.clock = clock.clone()).await;
+    let admin = h.admin_token().await;
+    let start = tokengate::now_ms() + 3_600_000;
+    let created = admin_post(
+        &h,
+        &admin,
+        SET,
+        json!({ "label": "later", "userName": "alice", "validFrom": start }),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+    let created = created.json();
+    assert_eq!(created["validFrom"], start);
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.get(API, "alice", &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.last_audit().await.reason.as_deref(),
+        Some("not-yet-valid")
+    );
+    clock.advance(3_600_000);
+    assert_eq!(h.get(API, "alice", &token).await.status, StatusCode::OK);
+
+    // RFC 3339 works too; anything else is refused naming the field.
+    let rfc = admin_post(
+        &h,
+        &admin,
+        SET,
+        json!({ "label": "dated", "validFrom": "2030-01-01T00:00:00Z" }),
+    )
+    .await;
+    assert_eq!(rfc.json()["validFrom"], 1_893_456_000_000_i64);
+    let bad = admin_post(
+        &h,
+        &admin,
+        SET,
+        json!({ "label": "bad", "validFrom": "soon" }),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("validFrom"), "{}", bad.text());
+    h.stop().await;
+}

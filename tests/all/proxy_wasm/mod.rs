@@ -509,7 +509,7 @@ impl Runner for FilterRunner {
         let config = config(
             json!({
                 "id": "case", "user": input.token_user, "limitTo": input.limit_to,
-                "ip": input.ip, "validUntil": input.valid_until,
+                "ip": input.ip, "validUntil": input.valid_until, "validFrom": input.valid_from,
             }),
             // The admin path is the host's business: this host's admin is the token's user.
             json!({ "scope": input.scope, "publicBase": input.public_base, "admins": ["admin"] }),

@@ -63,6 +63,7 @@ export interface CanonicalTarget {
 export interface TokenFacts {
   user?: string,
   validUntil?: bigint,
+  validFrom?: bigint,
 }
 export interface RequestFacts {
   scheme: AuthScheme,
@@ -92,6 +93,8 @@ export interface Settings {
  * 
  * ## `"expired"`
  * 
+ * ## `"not-yet-valid"`
+ * 
  * ## `"missing-user"`
  * 
  * ## `"bad-user-name"`
@@ -106,7 +109,7 @@ export interface Settings {
  * 
  * ## `"no-matching-rule"`
  */
-export type DenyReason = 'method-not-allowed' | 'expired' | 'missing-user' | 'bad-user-name' | 'user-mismatch' | 'bearer-needs-user' | 'ip-not-allowed' | 'out-of-scope' | 'no-matching-rule';
+export type DenyReason = 'method-not-allowed' | 'expired' | 'not-yet-valid' | 'missing-user' | 'bad-user-name' | 'user-mismatch' | 'bearer-needs-user' | 'ip-not-allowed' | 'out-of-scope' | 'no-matching-rule';
 export interface Allowed {
   user: string,
   line?: number,
