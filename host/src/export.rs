@@ -62,8 +62,8 @@ impl FilterSettings {
     }
 }
 
-/// The filter's configuration: the settings, every live token (id, digest, user,
-/// `limitTo`, `ip`, `validUntil`) and the digests of revoked ones, so the filter audits
+/// The filter's configuration: the settings, every live token without a quota (id,
+/// digest, user, `limitTo`, `ip`, `validUntil`, `validFrom`, a rotated one's end) and the digests of revoked ones, so the filter audits
 /// them as `revoked`, from one snapshot of the store with its change version. Expired
 /// tokens stay in: the filter refuses them as `expired` by its own clock.
 pub async fn proxy_wasm_config(
@@ -178,11 +178,23 @@ mod tests {
         let (live, _) = store.create(new("live", "live-token-value-0001")).await?;
         let (gone, _) = store.create(new("gone", "gone-token-value-0001")).await?;
         store.revoke_id(&gone.id).await?;
+        // A token with a quota stays the gateway's: a filter could not take its uses.
+        store
+            .create(NewToken {
+                remaining_uses: Some(5),
+                ..new("counted", "counted-value-00001")
+            })
+            .await?;
 
         let export = proxy_wasm_config(&store, &settings()).await?;
         let export = serde_json::to_value(&export).unwrap_or_default();
         assert_eq!(export["format"], FORMAT);
         assert_eq!(export["keyId"], store.key_id());
+        assert_eq!(
+            export["tokens"].as_array().map(Vec::len),
+            Some(1),
+            "{export}"
+        );
         assert_eq!(export["tokens"][0]["id"], live.id.as_str());
         assert_eq!(export["tokens"][0]["digest"], hex::encode(live.digest));
         assert_eq!(export["tokens"][0]["limitTo"], "[get].*/rest/api/.*");

@@ -766,6 +766,29 @@ impl Answer {
 }
 
 #[test]
+fn a_rotated_token_ends_in_the_filter_with_its_grace_period() -> Result<(), String> {
+    let mut filter = Filter::new()?;
+    let end = 1_700_000_060_000_i64;
+    let root = filter
+        .configure(&config(json!({ "retireAt": end }), json!({})))
+        .map_err(|e| e.join("\n"))?;
+    let mut during = Send::get("/rest/api/space").basic("admin", TOKEN);
+    during.now = end - 1;
+    let sent = filter.send(root, during)?;
+    assert_eq!(
+        sent.actions,
+        [Action::Continue],
+        "allowed during the grace period"
+    );
+    let mut after = Send::get("/rest/api/space").basic("admin", TOKEN);
+    after.now = end;
+    let sent = filter.send(root, after)?;
+    assert!(sent.exchange.local.is_some(), "refused once it is over");
+    assert_eq!(sent.audit()?["reason"], "rotated");
+    Ok(())
+}
+
+#[test]
 fn refusals_are_the_gateways_byte_for_byte() -> Result<(), String> {
     let mut filter = Filter::new()?;
     let token = json!({ "limitTo": "[get].*/rest/api/space.*\n[post].*/rest/api/content[JsonData::type==page]" });
