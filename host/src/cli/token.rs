@@ -87,9 +87,9 @@ pub struct ListArgs {
     pub lifetime: Lifetime,
 }
 
-/// `tokengate token revoke`.
+/// Which token a command acts on, in which data directory.
 #[derive(Debug, Args)]
-pub struct RevokeArgs {
+pub struct WhichToken {
     /// Where the data lives.
     #[command(flatten)]
     pub data: DataDir,
@@ -101,18 +101,20 @@ pub struct RevokeArgs {
     pub token: Option<String>,
 }
 
+/// `tokengate token revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The token.
+    #[command(flatten)]
+    pub which: WhichToken,
+}
+
 /// `tokengate token rotate`.
 #[derive(Debug, Args)]
 pub struct RotateArgs {
-    /// Where the data lives.
+    /// The token.
     #[command(flatten)]
-    pub data: DataDir,
-    /// The token's id (from `token list`).
-    #[arg(long, conflicts_with = "token", required_unless_present = "token")]
-    pub id: Option<String>,
-    /// The token's value.
-    #[arg(long)]
-    pub token: Option<String>,
+    pub which: WhichToken,
     /// Minutes the old value keeps working (0 to 1440).
     #[arg(long, default_value_t = 0)]
     pub grace_minutes: u32,
@@ -227,8 +229,9 @@ async fn list(args: ListArgs) -> Result<()> {
 }
 
 async fn revoke(args: RevokeArgs) -> Result<()> {
-    let store = open_store(&args.data).await?;
-    let revoked = match (args.id, args.token) {
+    let which = args.which;
+    let store = open_store(&which.data).await?;
+    let revoked = match (which.id, which.token) {
         (Some(id), _) => store.revoke_id(&id).await?,
         (None, Some(value)) => store.revoke_value(&value).await?,
         (None, None) => bail!("give --id or --token"),
@@ -248,10 +251,11 @@ async fn revoke(args: RevokeArgs) -> Result<()> {
 }
 
 async fn rotate(args: RotateArgs) -> Result<()> {
-    let store = open_store(&args.data).await?;
+    let which = args.which;
+    let store = open_store(&which.data).await?;
     let request = json!({
-        "id": args.id,
-        "token": args.token,
+        "id": which.id,
+        "token": which.token,
         "graceMinutes": args.grace_minutes,
     });
     let (answer, action) = match admin::rotate(&store, &request, &cli_actor()).await {

@@ -23,6 +23,16 @@ async fn admin_post(h: &Harness, admin: &str, path: &str, body: Value) -> super:
     .await
 }
 
+/// Creates a token through `set` (which must answer 200): the answer, its id and value.
+async fn create(h: &Harness, admin: &str, body: Value) -> (Value, String, String) {
+    let reply = admin_post(h, admin, SET, body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let created = reply.json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let value = created["token"].as_str().unwrap().to_owned();
+    (created, id, value)
+}
+
 /// The token `id` as `get` shows it.
 async fn shown(h: &Harness, admin: &str, id: &str) -> Value {
     let reply = h.get(&format!("{GET}?maxResults=1000"), ADMIN, admin).await;
@@ -38,19 +48,13 @@ async fn a_rotated_value_works_until_its_grace_period_ends() {
     let clock = tokengate::Clock::default();
     let h = Harness::start(|config| config.clock = clock.clone()).await;
     let admin = h.admin_token().await;
-    let created = admin_post(
+    let (_, old_id, old) = create(
         &h,
         &admin,
-        SET,
         json!({ "label": "ci", "userName": "alice", "limitTo": ".*/rest/api/.*",
                 "ip": "127.0.0.1", "daysUntilExpiry": 30 }),
     )
-    .await
-    .json();
-    let (old_id, old) = (
-        created["id"].as_str().unwrap().to_owned(),
-        created["token"].as_str().unwrap().to_owned(),
-    );
+    .await;
 
     let rotated = admin_post(
         &h,
@@ -147,20 +151,13 @@ async fn a_rotation_without_grace_ends_the_old_value_at_once_on_every_instance()
 async fn a_quota_allows_exactly_its_uses_then_403() {
     let h = Harness::start(|_| {}).await;
     let admin = h.admin_token().await;
-    let created = admin_post(
+    let (created, id, token) = create(
         &h,
         &admin,
-        SET,
         json!({ "label": "quota", "userName": "alice", "remainingUses": 3 }),
     )
     .await;
-    assert_eq!(created.status, StatusCode::OK, "{}", created.text());
-    let created = created.json();
     assert_eq!(created["remainingUses"], 3);
-    let (id, token) = (
-        created["id"].as_str().unwrap().to_owned(),
-        created["token"].as_str().unwrap().to_owned(),
-    );
     for _ in 0..3 {
         assert_eq!(h.get(API, "alice", &token).await.status, StatusCode::OK);
     }
@@ -190,15 +187,12 @@ async fn a_quota_allows_exactly_its_uses_then_403() {
 async fn concurrent_requests_never_overshoot_a_quota() {
     let h = Harness::start(|_| {}).await;
     let admin = h.admin_token().await;
-    let created = admin_post(
+    let (_, _, token) = create(
         &h,
         &admin,
-        SET,
         json!({ "label": "quota", "userName": "alice", "remainingUses": 25 }),
     )
-    .await
-    .json();
-    let token = created["token"].as_str().unwrap().to_owned();
+    .await;
     let h = std::sync::Arc::new(h);
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..80 {
@@ -265,18 +259,7 @@ async fn get_shows_the_last_five_client_addresses() {
     })
     .await;
     let admin = h.admin_token().await;
-    let created = admin_post(
-        &h,
-        &admin,
-        SET,
-        json!({ "label": "ips", "userName": "alice" }),
-    )
-    .await
-    .json();
-    let (id, token) = (
-        created["id"].as_str().unwrap().to_owned(),
-        created["token"].as_str().unwrap().to_owned(),
-    );
+    let (_, id, token) = create(&h, &admin, json!({ "label": "ips", "userName": "alice" })).await;
     for n in 1..=7 {
         let forwarded = format!("192.0.2.{n}");
         let reply = h
@@ -317,17 +300,13 @@ async fn a_token_is_refused_before_its_valid_from() {
     let h = Harness::start(|config| config.clock = clock.clone()).await;
     let admin = h.admin_token().await;
     let start = tokengate::now_ms() + 3_600_000;
-    let created = admin_post(
+    let (created, _, token) = create(
         &h,
         &admin,
-        SET,
         json!({ "label": "later", "userName": "alice", "validFrom": start }),
     )
     .await;
-    assert_eq!(created.status, StatusCode::OK, "{}", created.text());
-    let created = created.json();
     assert_eq!(created["validFrom"], start);
-    let token = created["token"].as_str().unwrap().to_owned();
     assert_eq!(
         h.get(API, "alice", &token).await.status,
         StatusCode::UNAUTHORIZED
