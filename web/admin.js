@@ -344,7 +344,8 @@ async function createToken(event) {
   const error = byId('create-error');
   error.hidden = true;
   const label = byId('new-label').value.trim();
-  const days = byId('new-days').value.trim();
+  const daysField = byId('new-days');
+  const days = daysField.value.trim();
   const usesField = byId('new-uses');
   const uses = usesField.value.trim();
   const request = {
@@ -360,6 +361,7 @@ async function createToken(event) {
   const local = [];
   if (!label) local.push('label is required');
   // A number field reads as empty when what was typed is no number: that must not mean unlimited.
+  if (daysField.validity.badInput) local.push('days until expiry must be a whole number (or empty: never)');
   if (usesField.validity.badInput || (uses !== '' && !(Number.isInteger(request.remainingUses) && request.remainingUses >= 0))) {
     local.push('uses allowed must be a whole number from 0 up (or empty: unlimited)');
   }

@@ -285,8 +285,24 @@ async fn kill_9_under_load_repeated_loses_no_audit_record_and_counters_never_go_
                 .args(["--audit-sync", if round == 2 { "normal" } else { "full" }]),
         );
         let addr = gateway.wait_serving().await;
-        let workers = load::until_refused(&client, addr, &auth, &format!("r={round}&"));
+        let tag = format!("r={round}&");
+        let workers = load::until_refused(&client, addr, &auth, &tag);
         tokio::time::sleep(Duration::from_millis(400)).await;
+        // Under a loaded machine the first requests may take longer: kill under load,
+        // not before it.
+        let started = Instant::now();
+        while !received
+            .lock()
+            .expect("received")
+            .iter()
+            .any(|q| q.starts_with(&tag))
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "round {round}: no load"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         gateway.child.kill().expect("kill -9");
         let _ = gateway.child.wait();
         let answered = load::answered(workers).await;
