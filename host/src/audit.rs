@@ -10,6 +10,8 @@
 //! queue as a [`Completion`], nobody waits for it, and it is written as a row of its own
 //! (the record is never updated).
 
+pub mod cursor;
+
 use std::sync::Arc;
 use std::time::Instant;
 
