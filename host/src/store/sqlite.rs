@@ -17,8 +17,8 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tokio::sync::mpsc;
 
 use super::{
-    AuditSync, Backend, Loaded, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64,
-    digest_from,
+    AuditSync, Backend, Loaded, Pending, RateAnswer, Revoke, SinkLease, StoreError, TokenRow,
+    clamp_i64, digest_from,
 };
 use crate::audit::{self, AuditFilter, AuditRow, BlockingWriter, Param, Write};
 use crate::index::Token;
@@ -136,6 +136,8 @@ const MIGRATIONS: &[&str] = &[
         created_by TEXT,
         revoked INTEGER
     );",
+    // 6: how far the audit sink got (the audit table is its outbox).
+    "CREATE TABLE audit_sink_cursor (sink TEXT PRIMARY KEY, last_id INTEGER NOT NULL);",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user, limit_to, ip, valid_until, \
@@ -197,14 +199,59 @@ impl Sqlite {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Pending<'static, T> {
-        let conn = Arc::clone(&self.conn);
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-                f(&conn)
-            })
-            .await
-            .map_err(|_| StoreError::Stopped)?
+        blocking_on(&self.conn, f)
+    }
+}
+
+/// Runs `f` on `conn` on a blocking thread.
+fn blocking_on<T: Send + 'static>(
+    conn: &Arc<Mutex<Connection>>,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+) -> Pending<'static, T> {
+    let conn = Arc::clone(conn);
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Stopped)?
+    })
+}
+
+/// The audit sink's cursor. One gateway serves a SQLite file, so the lease always holds.
+struct SinkCursor {
+    conn: Arc<Mutex<Connection>>,
+    sink: String,
+}
+
+impl SinkLease for SinkCursor {
+    fn held(&self) -> bool {
+        true
+    }
+
+    fn cursor(&self) -> Pending<'_, Option<i64>> {
+        let sink = self.sink.clone();
+        blocking_on(&self.conn, move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT last_id FROM audit_sink_cursor WHERE sink = ?1",
+                    params![sink],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        })
+    }
+
+    fn save(&self, id: i64) -> Pending<'_, ()> {
+        let sink = self.sink.clone();
+        blocking_on(&self.conn, move |conn| {
+            conn.execute(
+                "INSERT INTO audit_sink_cursor (sink, last_id) VALUES (?1, ?2)
+                 ON CONFLICT (sink) DO UPDATE SET last_id = excluded.last_id",
+                params![sink, id],
+            )?;
+            Ok(())
         })
     }
 }
@@ -540,6 +587,14 @@ impl Backend for Sqlite {
 
     fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>> {
         None
+    }
+
+    fn sink_lease<'a>(&'a self, sink: &'a str) -> Pending<'a, Option<Box<dyn SinkLease>>> {
+        let lease: Box<dyn SinkLease> = Box::new(SinkCursor {
+            conn: Arc::clone(&self.conn),
+            sink: sink.to_owned(),
+        });
+        Box::pin(std::future::ready(Ok(Some(lease))))
     }
 }
 
