@@ -12,6 +12,7 @@ use http::HeaderName;
 use http::Uri;
 use ipnet::IpNet;
 
+use crate::audit_sink::SinkAddress;
 use crate::store::{AuditSync, Location};
 
 pub mod file;
@@ -81,6 +82,8 @@ pub mod env {
     pub const AUDIT_QUEUE: &str = "TOKENGATE_AUDIT_QUEUE";
     /// Audit batches committing at once (PostgreSQL).
     pub const AUDIT_COMMITS: &str = "TOKENGATE_AUDIT_COMMITS";
+    /// Where committed audit records are streamed (`jsonl:PATH`, `syslog:udp://…`).
+    pub const AUDIT_SINK: &str = "TOKENGATE_AUDIT_SINK";
     /// The configuration file (`--config`).
     pub const CONFIG: &str = "TOKENGATE_CONFIG";
 }
@@ -292,6 +295,8 @@ pub struct Config {
     pub audit_queue: usize,
     /// Audit batches committing at once on PostgreSQL (SQLite commits one at a time).
     pub audit_commits: usize,
+    /// Where committed audit records are streamed, if anywhere.
+    pub audit_sink: Option<SinkAddress>,
 }
 
 /// A setting that cannot be used.
@@ -434,6 +439,11 @@ pub struct ServeArgs {
     /// time.
     #[arg(long, env = env::AUDIT_COMMITS, default_value_t = default::AUDIT_COMMITS)]
     pub audit_commits: usize,
+    /// Stream every committed audit record, in order, to `jsonl:PATH` (one JSON object
+    /// per line; reopened on SIGHUP) or to a syslog collector, `syslog:udp://HOST:PORT`
+    /// or `syslog:tcp://HOST:PORT` (RFC 5424). Default: none.
+    #[arg(long, env = env::AUDIT_SINK, value_name = "SINK")]
+    pub audit_sink: Option<String>,
 }
 
 impl ServeArgs {
@@ -577,6 +587,16 @@ impl ServeArgs {
                 format!("must be from 1 to {pool} (the connection pool)"),
             ));
         }
+        let audit_sink = self
+            .audit_sink
+            .as_deref()
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map(|text| {
+                text.parse::<SinkAddress>()
+                    .map_err(|message| invalid(env::AUDIT_SINK, "audit-sink", message))
+            })
+            .transpose()?;
         for (path, variable, flag) in [
             (tls.as_ref().map(|t| &t.cert), env::TLS_CERT, "tls-cert"),
             (tls.as_ref().map(|t| &t.key), env::TLS_KEY, "tls-key"),
@@ -623,6 +643,7 @@ impl ServeArgs {
             policy_threads,
             audit_queue: self.audit_queue,
             audit_commits: self.audit_commits,
+            audit_sink,
         })
     }
 }
