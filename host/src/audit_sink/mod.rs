@@ -6,8 +6,8 @@
 //! every [`SAVE_EVERY`], and at shutdown): a sink that is down holds nothing up but
 //! itself, and a restart, even after `kill -9`, sends again at most the records since the
 //! last save (at least once, never lost). The audit writer wakes the task after each
-//! commit; on PostgreSQL one gateway streams at a time (a lease), and another takes over
-//! within [`POLL`] when it stops.
+//! commit (a round at most every [`ROUND_GAP`]); on PostgreSQL one gateway streams at a
+//! time (a lease), and another takes over within [`POLL`] when it stops.
 
 pub mod jsonl;
 pub mod syslog;
@@ -15,6 +15,7 @@ pub mod syslog;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -33,6 +34,10 @@ const PAGE: u64 = 1000;
 /// Reads without a wake-up this often (records another gateway committed), and tries for
 /// the lease this often while another gateway holds it.
 pub const POLL: Duration = Duration::from_secs(1);
+/// Least time between two rounds woken by commits: under load a commit every
+/// millisecond would otherwise cost a round (a query, a write) each; with it a round
+/// sends whatever those commits added. A full page is followed at once.
+const ROUND_GAP: Duration = Duration::from_millis(25);
 /// The cursor is saved at most this often while records flow.
 pub const SAVE_EVERY: Duration = Duration::from_millis(200);
 /// First wait after the sink failed; doubled on each failure up to [`RETRY_MAX`].
@@ -231,10 +236,13 @@ enum Round {
 
 /// The lease, and how far this gateway sent and saved.
 struct Leased {
-    lease: Box<dyn SinkLease>,
+    lease: Arc<dyn SinkLease>,
     cursor: Cursor,
     saved: i64,
     saved_at: Instant,
+    /// A save in flight, and the id it saves. Rounds go on meanwhile: on SQLite a save
+    /// waits for the audit writer's connection, which is busy under load.
+    saving: Option<JoinHandle<Result<i64, StoreError>>>,
 }
 
 struct Stream {
@@ -258,14 +266,18 @@ impl Stream {
         let mut wait = Duration::ZERO;
         let mut retry = RETRY_FIRST;
         let mut failing = false;
+        let mut earliest = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 biased;
                 _ = &mut stopped => break,
                 () = hangup(&mut hangups) => self.reopen().await,
-                () = committed.notified(), if !failing => {}
+                () = committed.notified(), if !failing => {
+                    tokio::time::sleep_until(earliest).await;
+                }
                 () = tokio::time::sleep(wait) => {}
             }
+            earliest = tokio::time::Instant::now() + ROUND_GAP;
             match self.round().await {
                 Ok(round) => {
                     if failing {
@@ -328,6 +340,10 @@ impl Stream {
     /// How long until the unsaved cursor is due for saving, if it is unsaved.
     fn save_due(&self) -> Option<Duration> {
         let leased = self.leased.as_ref()?;
+        if leased.saving.is_some() {
+            // Looked at again once it may have finished.
+            return Some(SAVE_EVERY);
+        }
         (leased.cursor.floor() > leased.saved)
             .then(|| SAVE_EVERY.saturating_sub(leased.saved_at.elapsed()))
     }
@@ -365,10 +381,11 @@ impl Stream {
         tracing::info!(after = floor, "this gateway streams the audit log");
         self.app.inner.metrics.sink_active(true);
         self.leased = Some(Leased {
-            lease,
+            lease: Arc::from(lease),
             cursor: Cursor::new(floor),
             saved: floor,
             saved_at: Instant::now(),
+            saving: None,
         });
         Ok(true)
     }
@@ -430,18 +447,33 @@ impl Stream {
     }
 
     /// Saves the cursor when it moved, at most every [`SAVE_EVERY`] unless `now`.
+    /// In the background (one save at a time), or, when `now`, before it returns.
     async fn save(&mut self, now: bool) -> Result<(), SinkError> {
         let Some(leased) = self.leased.as_mut() else {
             return Ok(());
         };
+        if let Some(saving) = leased.saving.take_if(|saving| now || saving.is_finished()) {
+            leased.saved = saving.await.map_err(|_| StoreError::Stopped)??;
+        }
         let floor = leased.cursor.floor();
-        if floor <= leased.saved || (!now && leased.saved_at.elapsed() < SAVE_EVERY) {
+        if floor <= leased.saved
+            || leased.saving.is_some()
+            || (!now && leased.saved_at.elapsed() < SAVE_EVERY)
+        {
             return Ok(());
         }
+        // What the cursor will say was sent is on disk first.
         self.output.sync().await?;
-        leased.lease.save(floor).await?;
-        leased.saved = floor;
         leased.saved_at = Instant::now();
+        if now {
+            leased.lease.save(floor).await?;
+            leased.saved = floor;
+        } else {
+            let lease = Arc::clone(&leased.lease);
+            leased.saving = Some(tokio::spawn(async move {
+                lease.save(floor).await.map(|()| floor)
+            }));
+        }
         Ok(())
     }
 }
