@@ -10,12 +10,14 @@
 //! queue as a [`Completion`], nobody waits for it, and it is written as a row of its own
 //! (the record is never updated).
 
+pub mod cursor;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 pub use tokengate_core::audit::{Reason, Record as AuditRecord, Verdict};
 
@@ -332,6 +334,8 @@ pub struct AuditLog {
     jobs: mpsc::Sender<Job>,
     capacity: usize,
     metrics: Arc<Metrics>,
+    /// Poked after every commit, so the audit sink reads new records at once.
+    committed: Arc<Notify>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -368,6 +372,8 @@ impl AuditLog {
         let capacity = capacity.max(1);
         let (jobs, queue) = mpsc::channel(capacity);
         let writer_metrics = Arc::clone(&metrics);
+        let committed = Arc::new(Notify::new());
+        let poke = Arc::clone(&committed);
         match backend.blocking_writer() {
             Some(mut writer) => {
                 let spawned = std::thread::Builder::new()
@@ -382,6 +388,9 @@ impl AuditLog {
                                 let started = Instant::now();
                                 let result = writer.commit(&batch);
                                 writer_metrics.observe_audit_commit(started.elapsed(), batch.len());
+                                if result.is_ok() {
+                                    poke.notify_one();
+                                }
                                 result
                             };
                             answer(result, batch.len(), std::mem::take(&mut rest.waiters));
@@ -401,6 +410,7 @@ impl AuditLog {
                     queue,
                     writer_metrics,
                     commits.max(1),
+                    poke,
                 ));
             }
         }
@@ -408,6 +418,7 @@ impl AuditLog {
             jobs,
             capacity,
             metrics,
+            committed,
         }
     }
 
@@ -457,6 +468,11 @@ impl AuditLog {
         if self.jobs.send(Job::Flush(reply)).await.is_ok() {
             let _ = done.await;
         }
+    }
+
+    /// Notified after each commit (one waiter: the audit sink).
+    pub fn committed(&self) -> Arc<Notify> {
+        Arc::clone(&self.committed)
     }
 
     /// Commits everything sent so far and stops the writer.
@@ -538,6 +554,7 @@ async fn commit_concurrently(
     mut queue: mpsc::Receiver<Job>,
     metrics: Arc<Metrics>,
     commits: usize,
+    committed: Arc<Notify>,
 ) {
     let slots = Arc::new(Semaphore::new(commits));
     let all = u32::try_from(commits).unwrap_or(u32::MAX);
@@ -555,11 +572,15 @@ async fn commit_concurrently(
         } else {
             let backend = Arc::clone(&backend);
             let metrics = Arc::clone(&metrics);
+            let committed = Arc::clone(&committed);
             tokio::spawn(async move {
                 let records = batch.len();
                 let started = Instant::now();
                 let result = backend.commit_audit(batch).await;
                 metrics.observe_audit_commit(started.elapsed(), records);
+                if result.is_ok() {
+                    committed.notify_one();
+                }
                 answer(result, records, waiters);
                 // Free for the next batch once this one's waiters know.
                 drop(slot);

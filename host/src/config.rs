@@ -12,6 +12,7 @@ use http::HeaderName;
 use http::Uri;
 use ipnet::IpNet;
 
+use crate::audit_sink::SinkAddress;
 use crate::lifetime::Lifetime;
 use crate::store::{AuditSync, Location};
 use crate::webhooks::Webhook;
@@ -91,6 +92,8 @@ pub mod env {
     pub const WEBHOOK_SECRET: &str = "TOKENGATE_WEBHOOK_SECRET";
     /// Days before expiry a token counts as expiring soon.
     pub const EXPIRY_WARNING_DAYS: &str = "TOKENGATE_EXPIRY_WARNING_DAYS";
+    /// Where committed audit records are streamed (`jsonl:PATH`, `syslog:udp://…`).
+    pub const AUDIT_SINK: &str = "TOKENGATE_AUDIT_SINK";
     /// The configuration file (`--config`).
     pub const CONFIG: &str = "TOKENGATE_CONFIG";
 }
@@ -312,6 +315,8 @@ pub struct Config {
     pub webhook: Option<Webhook>,
     /// The clock requests are decided at (the system's; tests move theirs).
     pub clock: crate::Clock,
+    /// Where committed audit records are streamed, if anywhere.
+    pub audit_sink: Option<SinkAddress>,
 }
 
 /// A setting that cannot be used.
@@ -467,6 +472,11 @@ pub struct ServeArgs {
     #[arg(long, env = env::WEBHOOK_SECRET, hide = true, hide_env_values = true,
           value_parser = secret_parser())]
     pub webhook_secret: Option<Secret>,
+    /// Stream every committed audit record, in order, to `jsonl:PATH` (one JSON object
+    /// per line; reopened on SIGHUP) or to a syslog collector, `syslog:udp://HOST:PORT`
+    /// or `syslog:tcp://HOST:PORT` (RFC 5424). Default: none.
+    #[arg(long, env = env::AUDIT_SINK, value_name = "SINK")]
+    pub audit_sink: Option<String>,
 }
 
 impl ServeArgs {
@@ -610,6 +620,16 @@ impl ServeArgs {
                 format!("must be from 1 to {pool} (the connection pool)"),
             ));
         }
+        let audit_sink = self
+            .audit_sink
+            .as_deref()
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map(|text| {
+                text.parse::<SinkAddress>()
+                    .map_err(|message| invalid(env::AUDIT_SINK, "audit-sink", message))
+            })
+            .transpose()?;
         for (path, variable, flag) in [
             (tls.as_ref().map(|t| &t.cert), env::TLS_CERT, "tls-cert"),
             (tls.as_ref().map(|t| &t.key), env::TLS_KEY, "tls-key"),
@@ -659,6 +679,7 @@ impl ServeArgs {
             lifetime: self.lifetime,
             webhook: webhook(self.webhook_url.as_deref(), self.webhook_secret)?,
             clock: crate::Clock::default(),
+            audit_sink,
         })
     }
 }

@@ -63,6 +63,21 @@ struct State {
     filter_configs: BTreeMap<&'static str, u64>,
     webhook_deliveries: u64,
     webhook_failures: u64,
+    /// The audit sink, when the gateway has one.
+    sink: Option<Sink>,
+}
+
+/// The audit sink's counters and gauges.
+#[derive(Debug, Default)]
+struct Sink {
+    /// This gateway holds the lease (on PostgreSQL one gateway streams).
+    active: bool,
+    delivered: u64,
+    failures: u64,
+    lag_records: u64,
+    lag_ms: i64,
+    /// Per record, from its request to its delivery.
+    delay: Histogram,
 }
 
 /// The gateway's metrics.
@@ -137,6 +152,45 @@ impl Metrics {
         }
     }
 
+    /// The gateway streams its audit log (`audit_sink`): the sink's lines are shown.
+    pub fn sink_started(&self) {
+        self.state().sink = Some(Sink::default());
+    }
+
+    /// Whether this gateway streams (holds the lease) or another one does.
+    pub fn sink_active(&self, active: bool) {
+        if let Some(sink) = self.state().sink.as_mut() {
+            sink.active = active;
+        }
+    }
+
+    /// Records the sink took, by their age in ms when it took them.
+    pub fn sink_delivered(&self, ages_ms: impl Iterator<Item = i64>) {
+        if let Some(sink) = self.state().sink.as_mut() {
+            for age in ages_ms {
+                sink.delivered += 1;
+                let age = u64::try_from(age).unwrap_or(0);
+                sink.delay.observe(Duration::from_millis(age));
+            }
+        }
+    }
+
+    /// A round the sink did not take.
+    pub fn sink_failed(&self) {
+        if let Some(sink) = self.state().sink.as_mut() {
+            sink.failures += 1;
+        }
+    }
+
+    /// How far the sink is behind: committed records not sent, and the age of the
+    /// oldest of them, ms.
+    pub fn sink_lag(&self, records: u64, oldest_ms: i64) {
+        if let Some(sink) = self.state().sink.as_mut() {
+            sink.lag_records = records;
+            sink.lag_ms = oldest_ms;
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self, live_tokens: usize) -> String {
         let state = self.state();
@@ -196,6 +250,9 @@ impl Metrics {
             state.webhook_deliveries, state.webhook_failures
         );
         render_filters(&mut out, &state);
+        if let Some(sink) = &state.sink {
+            render_sink(&mut out, sink);
+        }
         let _ = writeln!(
             out,
             "# HELP tokengate_live_tokens Tokens that can be used.\n\
@@ -251,6 +308,40 @@ fn render_filters(out: &mut String, state: &State) {
             "tokengate_filter_config_requests_total{{outcome=\"{outcome}\"}} {count}"
         );
     }
+}
+
+/// The audit sink: what it took, how often it failed, how far it is behind.
+fn render_sink(out: &mut String, sink: &Sink) {
+    let _ = writeln!(
+        out,
+        "# HELP tokengate_audit_sink_active 1 when this gateway streams the audit log (one \
+         gateway on a shared database does).\n\
+         # TYPE tokengate_audit_sink_active gauge\ntokengate_audit_sink_active {}\n\
+         # HELP tokengate_audit_sink_delivered_total Audit records the sink took.\n\
+         # TYPE tokengate_audit_sink_delivered_total counter\n\
+         tokengate_audit_sink_delivered_total {}\n\
+         # HELP tokengate_audit_sink_failures_total Rounds the sink did not take (down, \
+         refused, write error); their records are sent again.\n\
+         # TYPE tokengate_audit_sink_failures_total counter\n\
+         tokengate_audit_sink_failures_total {}\n\
+         # HELP tokengate_audit_sink_lag_records Committed audit records not sent yet.\n\
+         # TYPE tokengate_audit_sink_lag_records gauge\n\
+         tokengate_audit_sink_lag_records {}\n\
+         # HELP tokengate_audit_sink_lag_seconds Age of the oldest committed record not \
+         sent yet (0: caught up).\n\
+         # TYPE tokengate_audit_sink_lag_seconds gauge\n\
+         tokengate_audit_sink_lag_seconds {}",
+        u8::from(sink.active),
+        sink.delivered,
+        sink.failures,
+        sink.lag_records,
+        Duration::from_millis(u64::try_from(sink.lag_ms).unwrap_or(0)).as_secs_f64()
+    );
+    sink.delay.render(
+        out,
+        "tokengate_audit_sink_delay_seconds",
+        "Per record the sink took, time from its request to its delivery.",
+    );
 }
 
 /// Gauges that show leaks: tasks or descriptors that keep growing under steady

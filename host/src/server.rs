@@ -1,6 +1,6 @@
 //! The listener: HTTP/1 and HTTP/2 (optionally over TLS), bounded header reads, a
-//! bounded number of connections, and graceful shutdown that lets in-flight requests
-//! finish and flushes the audit log.
+//! bounded number of connections, the audit sink beside it, and graceful shutdown that
+//! lets in-flight requests finish, flushes the audit log and sends it to the sink.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -88,6 +88,7 @@ pub async fn serve(
         let app = app.clone();
         tokio::spawn(async move { app.watch_tokens().await })
     };
+    let sink = crate::audit_sink::Streaming::start(&app);
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -170,6 +171,9 @@ pub async fn serve(
         tracing::warn!("in-flight requests did not finish in time");
     }
     app.shutdown().await;
+    if let Some(sink) = sink {
+        sink.stop().await;
+    }
     tracing::info!("audit log flushed; stopped");
     Ok(())
 }

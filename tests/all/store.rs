@@ -536,6 +536,41 @@ async fn filter_credentials_are_found_by_value_and_revoked_everywhere(subject: S
     ));
 }
 
+async fn the_sink_cursor_is_kept_and_leased_to_one_instance(subject: Subject) {
+    let store = subject.open().await;
+    let lease = store
+        .sink_lease("audit-sink")
+        .await
+        .expect("lease")
+        .expect("free at first");
+    assert!(lease.held());
+    assert_eq!(lease.cursor().await.expect("cursor"), None);
+    lease.save(41).await.expect("save");
+    lease.save(42).await.expect("save");
+    assert_eq!(lease.cursor().await.expect("cursor"), Some(42));
+    let other = subject.open_other().await;
+    if subject.is_shared() {
+        // One gateway streams at a time; the lease is free again once given up.
+        assert!(other.sink_lease("audit-sink").await.expect("try").is_none());
+        drop(lease);
+        let taken = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let Some(lease) = other.sink_lease("audit-sink").await.expect("try") {
+                    return lease;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("taken over once released");
+        assert_eq!(taken.cursor().await.expect("cursor"), Some(42));
+    } else {
+        let again = other.sink_lease("audit-sink").await.expect("lease");
+        let again = again.expect("SQLite: always");
+        assert_eq!(again.cursor().await.expect("cursor"), Some(42));
+    }
+}
+
 /// Runs each check on both backends.
 macro_rules! on_both_backends {
     ($($check:ident),* $(,)?) => {
@@ -575,6 +610,7 @@ on_both_backends!(
     audit_totals_stop_counting_past_the_cap,
     filter_batches_are_stored_once_whatever_the_retries,
     filter_credentials_are_found_by_value_and_revoked_everywhere,
+    the_sink_cursor_is_kept_and_leased_to_one_instance,
 );
 
 /// A plain connection to the subject's PostgreSQL database, to watch it from outside.

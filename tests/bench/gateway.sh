@@ -27,7 +27,8 @@
 # GATEWAY_BIN (use this tokengate binary instead of building one), FLOOR_BIN (the same
 # for hyper-floor), STRICT (1 = exit 2
 # when a performance target is missed), KEEP (1 = keep the temporary directory),
-# SERVE_ARGS (more `tokengate serve` flags, e.g. "--audit-sync normal").
+# SERVE_ARGS (more `tokengate serve` flags, e.g. "--audit-sync normal", or
+# "--audit-sink jsonl:/tmp/audit.jsonl" to report the sink's delivery delay).
 #
 # Exit status: 0 when every run was clean, 1 when a run had non-2xx/3xx responses or
 # socket errors, or the audit count does not match (all reported loudly), 2 with
@@ -891,6 +892,26 @@ awk -v c="${commits:-0}" '/^tokengate_audit_commit_duration_seconds_bucket/ && c
     if (le == "0.0025" || le == "0.01" || le == "0.05") printf "audit commits over %g ms: %.2f %%\n", le * 1000, (c - $2) * 100 / c
 }' <<<"$metrics"
 grep '^tokengate_requests_total' <<<"$metrics" | sed 's/^/metrics (instance 1): /' || true
+# With SERVE_ARGS="--audit-sink …": what the sink took, and the delay from each request to
+# its record's delivery (the histogram's bucket that holds the median and the 99th
+# percentile, and the mean).
+if grep -q '^tokengate_audit_sink_delivered_total' <<<"$metrics"; then
+    grep -E '^tokengate_audit_sink_(active|delivered_total|failures_total|lag_records|lag_seconds) ' <<<"$metrics" |
+        sed 's/^/audit sink (instance 1): /'
+    awk '/^tokengate_audit_sink_delay_seconds_bucket/ {
+        match($0, /le="[^"]+"/); le[n] = substr($0, RSTART + 4, RLENGTH - 5); count[n++] = $2 }
+    /^tokengate_audit_sink_delay_seconds_sum/ { sum = $2 }
+    /^tokengate_audit_sink_delay_seconds_count/ { total = $2 }
+    END {
+        if (total == 0) exit
+        for (q = 1; q <= 2; q++) {
+            want = (q == 1 ? 0.5 : 0.99) * total
+            for (i = 0; i < n && count[i] < want; i++) {}
+            printf "audit sink delay, request to delivery: p%s <= %s s\n", (q == 1 ? 50 : 99), le[i]
+        }
+        printf "audit sink delay: mean %.1f ms over %d records\n", sum * 1000 / total, total
+    }' <<<"$metrics"
+fi
 if [[ -s $DIR/tokengate.log ]]; then
     warnings=$(grep -c -E 'WARN|ERROR' "$DIR/tokengate.log" || true)
     ((warnings == 0)) || say "tokengate logged $warnings warnings/errors, e.g.: $(grep -m 3 -E 'WARN|ERROR' "$DIR/tokengate.log")"

@@ -10,15 +10,13 @@ use clap::{Args, Subcommand};
 use super::table::{Table, terminal_width};
 use super::time::{self, format_time};
 use super::{DataDir, audit_cli_action, open_store, progress};
+use crate::audit::cursor::Cursor;
 use crate::audit::{self, AuditFilter, AuditRow};
 
 /// How often `tokengate audit --follow` looks for new records.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
 /// Records read per query while following.
 const FOLLOW_PAGE: u64 = 1000;
-/// How long a missing id below a shown one is waited for before it counts as never
-/// coming (a rolled-back batch, or a record the filters leave out).
-const GAP_WAIT: Duration = Duration::from_secs(10);
 
 /// `tokengate audit`.
 #[derive(Debug, Args)]
@@ -219,59 +217,50 @@ async fn read(args: QueryArgs) -> Result<()> {
     }
 }
 
-/// Where `--follow` reads from. Ids are handed out before commit, and PostgreSQL commits
-/// several batches at once (several gateways too), so a record can become visible after
-/// one with a higher id: following by "after the highest id shown" would skip it. The
-/// cursor reads after the highest id below which nothing is missing and shows each record
-/// once. An id missing for [`GAP_WAIT`] (a rolled-back batch, or a record the filters
-/// leave out) is given up on.
+/// Where `--follow` reads from: the shared [`Cursor`], plus the ids above its floor
+/// already shown, since `--follow` shows a record as soon as it is visible rather than
+/// waiting for the ids below it.
 #[derive(Debug)]
 struct FollowCursor {
-    /// Every id up to this one was shown or is given up on.
-    floor: i64,
+    cursor: Cursor,
     /// Ids above the floor already shown.
     shown: BTreeSet<i64>,
-    /// Since when the id after the floor has been missing while higher ones were shown.
-    stalled_since: Option<Instant>,
 }
 
 impl FollowCursor {
     fn new(floor: i64) -> Self {
         Self {
-            floor,
+            cursor: Cursor::new(floor),
             shown: BTreeSet::new(),
-            stalled_since: None,
         }
     }
 
     /// The id to read after.
     fn floor(&self) -> i64 {
-        self.floor
+        self.cursor.floor()
     }
 
     /// The records of `rows` (read after the floor) not shown yet; moves the floor over
-    /// what is shown, and past a gap that stayed open for [`GAP_WAIT`].
+    /// what is shown, and past a gap that stayed open for
+    /// [`GAP_WAIT`](crate::audit::cursor::GAP_WAIT).
     fn take_new(&mut self, rows: Vec<AuditRow>, now: Instant) -> Vec<AuditRow> {
         let fresh: Vec<AuditRow> = rows
             .into_iter()
-            .filter(|row| row.id > self.floor && self.shown.insert(row.id))
+            .filter(|row| row.id > self.floor() && self.shown.insert(row.id))
             .collect();
         loop {
-            while self.shown.remove(&self.floor.saturating_add(1)) {
-                self.floor = self.floor.saturating_add(1);
-                self.stalled_since = None;
+            while self.shown.remove(&self.floor().saturating_add(1)) {
+                self.cursor.advance_to(self.floor().saturating_add(1));
             }
             let Some(&next_shown) = self.shown.first() else {
-                self.stalled_since = None;
+                self.cursor.no_gap();
                 break;
             };
-            let since = *self.stalled_since.get_or_insert(now);
-            if now.duration_since(since) < GAP_WAIT {
+            if !self.cursor.gap_expired(now) {
                 break;
             }
             // The gap below the next shown id is given up on.
-            self.floor = next_shown.saturating_sub(1);
-            self.stalled_since = None;
+            self.cursor.advance_to(next_shown.saturating_sub(1));
         }
         fresh
     }
@@ -309,6 +298,7 @@ async fn prune(args: PruneArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::cursor::GAP_WAIT;
 
     fn row(id: i64) -> AuditRow {
         AuditRow {

@@ -339,6 +339,20 @@ pub trait Backend: FilterCredentials + Send + Sync + 'static {
     fn claim_events(&self, now: i64, limit: u32) -> Pending<'_, Vec<Event>>;
     /// Records how the delivery of event `id` ended (and frees its claim).
     fn settle_event(&self, id: i64, settle: Settle) -> Pending<'_, ()>;
+    /// The right to stream the audit log to `sink`, with its cursor; `None` while
+    /// another gateway holds it.
+    fn sink_lease<'a>(&'a self, sink: &'a str) -> Pending<'a, Option<Box<dyn SinkLease>>>;
+}
+
+/// The right to stream the audit log to a sink (`audit_sink`), held by one gateway at a
+/// time, and how far the sink got. Dropping it gives the right up.
+pub trait SinkLease: Send + Sync {
+    /// Whether the right still holds (PostgreSQL: the connection that holds it is open).
+    fn held(&self) -> bool;
+    /// The id of the last record the sink accepted; `None` before the first.
+    fn cursor(&self) -> Pending<'_, Option<i64>>;
+    /// Records durably that the sink accepted every record up to `id`.
+    fn save(&self, id: i64) -> Pending<'_, ()>;
 }
 
 /// The data directory's key plus a backend, with the live-token index.
@@ -646,6 +660,11 @@ impl Store {
     /// Signals from the database that tokens changed elsewhere (PostgreSQL only).
     pub fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>> {
         self.backend.watch()
+    }
+
+    /// The right to stream the audit log to `sink`; `None` while another gateway has it.
+    pub async fn sink_lease(&self, sink: &str) -> Result<Option<Box<dyn SinkLease>>, StoreError> {
+        self.backend.sink_lease(sink).await
     }
 
     /// Number of live tokens.

@@ -30,8 +30,8 @@ use tokio_postgres::{AsyncMessage, NoTls, Row};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{
-    AuditSync, Backend, Loaded, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64,
-    digest_from,
+    AuditSync, Backend, Loaded, Pending, RateAnswer, Revoke, SinkLease, StoreError, TokenRow,
+    clamp_i64, digest_from,
 };
 use crate::audit::{
     self, AuditFilter, AuditRecord, AuditRow, Completion, FilterBatch, Param, Write,
@@ -56,6 +56,8 @@ const CHANNEL: &str = "tokengate_tokens";
 /// Advisory lock ids (arbitrary, fixed): schema migration, folding uses.
 const MIGRATION_LOCK: i64 = 0x746f_6b67_0001;
 const FOLD_LOCK: i64 = 0x746f_6b67_0003;
+/// Held on a session of its own by the one gateway that streams the audit log.
+const SINK_LOCK: i64 = 0x746f_6b67_0004;
 
 /// The schema, one step per version; `tokengate_schema.version` counts the steps.
 const MIGRATIONS: &[&str] = &[
@@ -168,8 +170,9 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX token_uses_token ON token_uses (token_id);",
     // 6: the token lifecycle: rotation (successor, predecessor, end of the grace period,
-    // logged as a change so every instance learns the end), uses left, and the last
-    // client addresses.
+    // logged as a change so every instance learns the end), uses left, the last client
+    // addresses, and the events webhooks deliver: written by triggers, so each is in the
+    // transaction of the change that caused it (the outbox).
     "ALTER TABLE tokens ADD COLUMN rotated_from TEXT, ADD COLUMN rotated_to TEXT,
         ADD COLUMN retire_at BIGINT, ADD COLUMN remaining_uses BIGINT,
         ADD COLUMN expiring_noted BIGINT, ADD COLUMN expired_noted BIGINT,
@@ -238,6 +241,8 @@ const MIGRATIONS: &[&str] = &[
         EXECUTE FUNCTION tokengate_event('token.expired');
     CREATE TRIGGER event_new_ip AFTER INSERT ON token_ips FOR EACH ROW
         EXECUTE FUNCTION tokengate_event('token.new_ip');",
+    // 7: how far the audit sink got (the audit table is its outbox).
+    "CREATE TABLE audit_sink_cursor (sink TEXT PRIMARY KEY, last_id BIGINT NOT NULL);",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user_name, limit_to, ip, valid_until, \
@@ -1243,6 +1248,67 @@ impl Backend for Postgres {
         let (signals, receiver) = mpsc::unbounded_channel();
         tokio::spawn(listen(self.config.clone(), signals));
         Some(receiver)
+    }
+
+    fn sink_lease<'a>(&'a self, sink: &'a str) -> Pending<'a, Option<Box<dyn SinkLease>>> {
+        Box::pin(async move {
+            // A session of its own, outside the pool: the lock lasts as long as it, and
+            // a gateway that dies (even by `kill -9`) releases it with its connection.
+            let (client, connection) = self.config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::warn!(error = %err, "audit sink lease connection lost");
+                }
+            });
+            let ours: bool = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&SINK_LOCK])
+                .await?
+                .try_get(0)?;
+            let lease: Box<dyn SinkLease> = Box::new(SinkLock {
+                client,
+                sink: sink.to_owned(),
+            });
+            Ok(ours.then_some(lease))
+        })
+    }
+}
+
+/// The audit sink's lease: a session holding [`SINK_LOCK`], and the cursor read and
+/// written on it.
+struct SinkLock {
+    client: tokio_postgres::Client,
+    sink: String,
+}
+
+impl SinkLease for SinkLock {
+    fn held(&self) -> bool {
+        !self.client.is_closed()
+    }
+
+    fn cursor(&self) -> Pending<'_, Option<i64>> {
+        Box::pin(async move {
+            let row = self
+                .client
+                .query_opt(
+                    "SELECT last_id FROM audit_sink_cursor WHERE sink = $1",
+                    &[&self.sink],
+                )
+                .await?;
+            Ok(row.map(|row| row.try_get(0)).transpose()?)
+        })
+    }
+
+    fn save(&self, id: i64) -> Pending<'_, ()> {
+        Box::pin(async move {
+            self.client
+                .execute(
+                    "INSERT INTO audit_sink_cursor (sink, last_id) VALUES ($1, $2)
+                     ON CONFLICT (sink) DO UPDATE SET last_id = excluded.last_id",
+                    &[&self.sink, &id],
+                )
+                .await?;
+            Ok(())
+        })
     }
 }
 

@@ -5,7 +5,8 @@
 //! Every call blocks (SQLite has no async interface, and writes wait for an fsync), so none
 //! runs on an async worker: reads and admin writes go to tokio's blocking threads, audit
 //! batches to the audit writer's own thread and connection, and a third connection copies
-//! the WAL into the database file in the background.
+//! the WAL into the database file in the background (the same thread keeps the reading
+//! connection's planner statistics fresh).
 
 use std::path::Path;
 use std::sync::mpsc::{RecvTimeoutError, Sender};
@@ -17,8 +18,8 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tokio::sync::mpsc;
 
 use super::{
-    AuditSync, Backend, Loaded, Pending, RateAnswer, Revoke, StoreError, TokenRow, clamp_i64,
-    digest_from,
+    AuditSync, Backend, Loaded, Pending, RateAnswer, Revoke, SinkLease, StoreError, TokenRow,
+    clamp_i64, digest_from,
 };
 use crate::audit::{self, Answer, AuditFilter, AuditRow, BlockingWriter, Param, Ration, Write};
 use crate::events::{CLAIM_MS, Event, Settle};
@@ -36,6 +37,12 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// the writer, so without a restart the WAL, and its index in memory, grow for
 /// ever. 1024 frames are 4 MiB.
 const RESTART_AT_FRAMES: i64 = 1024;
+/// How often the reading connection's planner statistics are looked at again (`PRAGMA
+/// optimize`: only tables that grew or shrank 25-fold since they were analysed). Those
+/// taken when a young database was opened say the audit log has one row, and then a read
+/// after an id (the audit sink's, `--follow`) scans the whole time index instead of the
+/// rowid range.
+const STATISTICS_EVERY: Duration = Duration::from_secs(1);
 /// The WAL file is truncated to this when a writer starts it afresh, bytes.
 const WAL_SIZE_LIMIT: i64 = 64 << 20;
 
@@ -192,6 +199,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER event_new_ip AFTER INSERT ON token_ips
         BEGIN INSERT INTO events (kind, token_id, time, detail)
             VALUES ('token.new_ip', NEW.token_id, NEW.last_seen, NEW.ip); END;",
+    // 7: how far the audit sink got (the audit table is its outbox).
+    "CREATE TABLE audit_sink_cursor (sink TEXT PRIMARY KEY, last_id INTEGER NOT NULL);",
 ];
 
 const TOKEN_COLUMNS: &str = "id, digest, hint, label, user, limit_to, ip, valid_until, \
@@ -235,14 +244,17 @@ impl Sqlite {
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
             conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         }
+        let conn = Arc::new(Mutex::new(conn));
+        let background = connect(db_path)?;
+        background.pragma_update(None, "analysis_limit", 1000)?;
         let checkpoints =
-            spawn_checkpoints(connect(db_path)?).map_err(|source| StoreError::Io {
+            spawn_checkpoints(background, Arc::clone(&conn)).map_err(|source| StoreError::Io {
                 what: "starting the checkpoint thread for",
                 path: db_path.to_owned(),
                 source,
             })?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            conn,
             audit: Arc::new(Mutex::new(audit)),
             limiter: RateLimiter::default(),
             _checkpoints: checkpoints,
@@ -254,14 +266,61 @@ impl Sqlite {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Pending<'static, T> {
-        let conn = Arc::clone(&self.conn);
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-                f(&conn)
-            })
-            .await
-            .map_err(|_| StoreError::Stopped)?
+        blocking_on(&self.conn, f)
+    }
+}
+
+/// Runs `f` on `conn` on a blocking thread.
+fn blocking_on<T: Send + 'static>(
+    conn: &Arc<Mutex<Connection>>,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+) -> Pending<'static, T> {
+    let conn = Arc::clone(conn);
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Stopped)?
+    })
+}
+
+/// The audit sink's cursor. One gateway serves a SQLite file, so the lease always holds.
+struct SinkCursor {
+    /// The audit writer's connection: a save queues behind the commits instead of
+    /// contending with them for the write lock (SQLite's busy wait sleeps up to 100 ms).
+    conn: Arc<Mutex<Connection>>,
+    sink: String,
+}
+
+impl SinkLease for SinkCursor {
+    fn held(&self) -> bool {
+        true
+    }
+
+    fn cursor(&self) -> Pending<'_, Option<i64>> {
+        let sink = self.sink.clone();
+        blocking_on(&self.conn, move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT last_id FROM audit_sink_cursor WHERE sink = ?1",
+                    params![sink],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        })
+    }
+
+    fn save(&self, id: i64) -> Pending<'_, ()> {
+        let sink = self.sink.clone();
+        blocking_on(&self.conn, move |conn| {
+            conn.execute(
+                "INSERT INTO audit_sink_cursor (sink, last_id) VALUES (?1, ?2)
+                 ON CONFLICT (sink) DO UPDATE SET last_id = excluded.last_id",
+                params![sink, id],
+            )?;
+            Ok(())
         })
     }
 }
@@ -283,14 +342,25 @@ impl Drop for Checkpoints {
     }
 }
 
-/// Checkpoints every `CHECKPOINT_EVERY` until the returned handle is dropped.
-fn spawn_checkpoints(conn: Connection) -> std::io::Result<Checkpoints> {
+/// Checkpoints every `CHECKPOINT_EVERY`, and refreshes the statistics of `planner` (the
+/// connection that reads) every `STATISTICS_EVERY`, until the returned handle is dropped.
+fn spawn_checkpoints(
+    conn: Connection,
+    planner: Arc<Mutex<Connection>>,
+) -> std::io::Result<Checkpoints> {
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let thread = thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
             let mut failing = false;
+            let mut analysed = Instant::now();
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                if analysed.elapsed() >= STATISTICS_EVERY {
+                    analysed = Instant::now();
+                    if let Err(err) = refresh_statistics(&conn, &planner) {
+                        tracing::debug!(error = %err, "refreshing planner statistics failed");
+                    }
+                }
                 match checkpoint(&conn) {
                     Ok(()) => failing = false,
                     Err(err) if !failing => {
@@ -306,6 +376,25 @@ fn spawn_checkpoints(conn: Connection) -> std::io::Result<Checkpoints> {
         stop: Some(stop),
         thread: Some(thread),
     })
+}
+
+/// Analyses the tables whose size changed 25-fold here, where waiting for the write lock
+/// holds up nobody, and has `planner` load the new statistics (a read) when they changed.
+fn refresh_statistics(conn: &Connection, planner: &Mutex<Connection>) -> rusqlite::Result<()> {
+    let audit_stat = |conn: &Connection| -> rusqlite::Result<Option<String>> {
+        conn.query_row(
+            "SELECT group_concat(stat) FROM sqlite_stat1 WHERE tbl = 'audit'",
+            [],
+            |row| row.get(0),
+        )
+    };
+    let before = audit_stat(conn)?;
+    conn.execute_batch("PRAGMA optimize = 0x10002;")?;
+    if audit_stat(conn)? != before {
+        let planner = planner.lock().unwrap_or_else(PoisonError::into_inner);
+        planner.execute_batch("ANALYZE sqlite_schema;")?;
+    }
+    Ok(())
 }
 
 /// Copies what it can without waiting; past `RESTART_AT_FRAMES`, also the rest,
@@ -710,6 +799,14 @@ impl Backend for Sqlite {
             };
             Ok(())
         })
+    }
+
+    fn sink_lease<'a>(&'a self, sink: &'a str) -> Pending<'a, Option<Box<dyn SinkLease>>> {
+        let lease: Box<dyn SinkLease> = Box::new(SinkCursor {
+            conn: Arc::clone(&self.audit),
+            sink: sink.to_owned(),
+        });
+        Box::pin(std::future::ready(Ok(Some(lease))))
     }
 }
 

@@ -15,7 +15,7 @@ use tokengate::index::Token;
 use tokengate::policy::{Limits, PolicyRuntime};
 use tokengate::store::{
     AuditSync, Backend, FilterCredential, FilterCredentials, Loaded, NewToken, Pending, RateAnswer,
-    Revoke, Store, TokenRow,
+    Revoke, SinkLease, Store, TokenRow,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -506,6 +506,9 @@ impl Backend for Pausing {
     }
     fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>> {
         self.inner.watch()
+    }
+    fn sink_lease<'a>(&'a self, sink: &'a str) -> Pending<'a, Option<Box<dyn SinkLease>>> {
+        self.inner.sink_lease(sink)
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod admin;
 mod attacks;
+mod audit_sink;
 mod auth;
 pub(crate) mod binary;
 mod component_faults;
