@@ -154,7 +154,8 @@ function labelCell(row) {
 
 function validUntilCell(row) {
   const soon = row.expiresSoon ? [h('br'), h('span', { class: 'badge expires-soon' }, 'expires soon')] : null;
-  return h('td', { class: 'date' }, when(row.validUntil), soon);
+  const from = row.validFrom ? [h('br'), h('small', { class: 'muted valid-from' }, `valid from ${when(row.validFrom)}`)] : null;
+  return h('td', { class: 'date' }, when(row.validUntil), soon, from);
 }
 
 function usesLeftCell(row) {
@@ -348,6 +349,8 @@ async function createToken(event) {
   const days = daysField.value.trim();
   const usesField = byId('new-uses');
   const uses = usesField.value.trim();
+  const validFromField = byId('new-valid-from');
+  const validFrom = inputToMs(validFromField.value);
   const request = {
     label,
     userName: byId('new-user').value.trim() || undefined,
@@ -357,11 +360,16 @@ async function createToken(event) {
     token: byId('new-value').value.trim() || undefined,
     // Absent: unlimited.
     remainingUses: uses === '' ? undefined : Number(uses),
+    // A datetime-local value, read as UTC (as the playground reads its fields).
+    validFrom: validFrom ?? undefined,
   };
   const local = [];
   if (!label) local.push('label is required');
   // A number field reads as empty when what was typed is no number: that must not mean unlimited.
   if (daysField.validity.badInput) local.push('days until expiry must be a whole number (or empty: never)');
+  if (validFromField.validity.badInput || (validFromField.value !== '' && validFrom === null)) {
+    local.push('valid from must be a date and time (or empty: at once)');
+  }
   if (usesField.validity.badInput || (uses !== '' && !(Number.isInteger(request.remainingUses) && request.remainingUses >= 0))) {
     local.push('uses allowed must be a whole number from 0 up (or empty: unlimited)');
   }

@@ -225,12 +225,13 @@ test('revoke with confirmation: the token stops working at once', { skip }, asyn
 const tokenRow = (label) => page.locator('#tokens-body tr[data-id]', { hasText: label });
 
 /** Creates a token through the page's form; resolves with the value it shows once. */
-async function createThroughForm({ label, user, days, uses = '' }) {
+async function createThroughForm({ label, user, days, uses = '', validFrom = '' }) {
   const before = await page.inputValue('#created-token');
   await page.fill('#new-label', label);
   await page.fill('#new-user', user);
   await page.fill('#new-days', days);
   await page.fill('#new-uses', uses);
+  await page.fill('#new-valid-from', validFrom);
   await page.getByRole('button', { name: 'Create token' }).click();
   await page.waitForFunction((before) => {
     const value = document.getElementById('created-token').value;
@@ -373,5 +374,17 @@ test('tokens expiring within the warning period are marked', { skip }, async () 
   // Nor do tokens without an expiry (the demo's) carry the mark.
   assert.equal(await page.locator('#tokens-body .badge.expires-soon').count(), 1);
   await page.screenshot({ path: screenshotPath('admin-lifecycle.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+});
+
+test('a token valid from tomorrow is refused until then, and the list says from when', { skip }, async () => {
+  // datetime-local, read as UTC: tomorrow, to the second.
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 19);
+  const token = await createThroughForm({ label: 'from tomorrow', user: 'later', days: '30', validFrom: tomorrow });
+  const refused = await curl('later', token, '/rest/api/space');
+  assert.equal(refused.status, 401, refused.body);
+  const from = tokenRow('from tomorrow').locator('.valid-from');
+  assert.equal(await from.count(), 1);
+  assert.match(await from.textContent(), /^valid from /);
   assert.deepEqual(problems, []);
 });
